@@ -1,0 +1,360 @@
+//! Formats: recognising records inside a source and turning them into
+//! [`Event`]s, with every physical line accounted for.
+//!
+//! Framing and parsing are separate: a batch of lines is parsed in parallel
+//! (each line on its own), then a sequential pass attaches continuation lines
+//! to their records, counts every line, and pushes events, in file order,
+//! into an [`EventSink`].
+
+pub mod botocore;
+pub mod prefix;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::SourceError;
+use crate::event::Event;
+use crate::source::{Compression, Input, LineBatch, LineReader};
+use botocore::{Continuation, Message};
+use prefix::{FormatName, LineFormat};
+
+/// Receives the events of one source, in file order.
+pub trait EventSink {
+    /// One event.
+    fn event(&mut self, source: usize, event: Event);
+}
+
+/// How every line of one source was accounted for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LineAccount {
+    /// Physical lines read.
+    pub lines_read: u64,
+    /// Lines of records bfx used (with their continuation lines).
+    pub parsed: u64,
+    /// Lines of records known and not needed: other loggers, hooks, auth,
+    /// bodies, tracebacks of noise records.
+    pub noise: u64,
+    /// Lines that are not part of any record bfx recognised.
+    pub unrecognized: u64,
+    /// Of the unrecognized lines, those longer than the line limit.
+    pub oversized: u64,
+    /// Lines holding bytes that are not valid UTF-8 (still parsed where possible).
+    pub invalid_utf8: u64,
+}
+
+/// What parsing one source produced, besides its events.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// The input's name, as evidence cites it.
+    pub name: String,
+    /// Container compression detected from magic bytes.
+    pub compression: Compression,
+    /// Line formats seen, with how many records each framed.
+    pub formats: Vec<(FormatName, u64)>,
+    /// Line accounting.
+    pub lines: LineAccount,
+    /// Problems worth a look that did not stop the analysis, each naming a line.
+    pub warnings: Vec<String>,
+    /// The error that stopped reading this input early, if any.
+    pub error: Option<String>,
+}
+
+/// Options for parsing.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// A user-given line format, replacing the built-in ones.
+    pub custom: Option<LineFormat>,
+    /// Bytes per parse batch (memory per source is about twice this).
+    pub batch_bytes: usize,
+}
+
+const MAX_WARNINGS: usize = 20;
+
+enum LineKind {
+    Record {
+        format: usize,
+        ts_ms: Option<i64>,
+        thread: Option<String>,
+        message: Message,
+        continuation: Continuation,
+    },
+    Other {
+        traceback_start: bool,
+    },
+}
+
+struct Parsed {
+    kind: LineKind,
+    invalid_utf8: bool,
+}
+
+/// Reads one input to its end, pushing events into `sink`. Never panics on
+/// bad bytes: problems become warnings or the report's `error`.
+pub fn parse_source(
+    index: usize,
+    input: &Input,
+    opts: &ParseOptions,
+    sink: &mut dyn EventSink,
+) -> Result<SourceReport, SourceError> {
+    let (reader, compression) = crate::source::open(input)?;
+    let formats: Vec<LineFormat> = match &opts.custom {
+        Some(f) => vec![f.clone()],
+        None => LineFormat::builtins().to_vec(),
+    };
+    let mut report = SourceReport {
+        name: input.name.clone(),
+        compression,
+        formats: Vec::new(),
+        lines: LineAccount::default(),
+        warnings: Vec::new(),
+        error: None,
+    };
+    let mut format_counts = vec![0u64; formats.len()];
+    let mut preferred: Option<usize> = None;
+    let mut lines = LineReader::new(reader);
+    let mut batch = LineBatch::default();
+    let batch_bytes = if opts.batch_bytes == 0 {
+        4 << 20
+    } else {
+        opts.batch_bytes
+    };
+    let mut state = Accounting::default();
+    let mut first = true;
+    let mut extra_warnings = 0u64;
+    loop {
+        let more = match lines.read_batch(&mut batch, batch_bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                // Analyze what was read before the failure, then stop.
+                let line_no = report.lines.lines_read + batch.lines.len() as u64;
+                process_batch(
+                    index,
+                    &batch,
+                    &formats,
+                    &mut preferred,
+                    &mut format_counts,
+                    &mut state,
+                    &mut report,
+                    sink,
+                    &mut extra_warnings,
+                );
+                report.error = Some(
+                    SourceError::Read {
+                        input: input.name.clone(),
+                        line: line_no,
+                        message: e.to_string(),
+                    }
+                    .to_string(),
+                );
+                break;
+            }
+        };
+        if !more {
+            break;
+        }
+        if first {
+            first = false;
+            let head = &batch.data[..batch.data.len().min(8192)];
+            if let Some(offset) = memchr::memchr(0, head) {
+                return Err(SourceError::Binary {
+                    input: input.name.clone(),
+                    offset: offset as u64,
+                });
+            }
+        }
+        process_batch(
+            index,
+            &batch,
+            &formats,
+            &mut preferred,
+            &mut format_counts,
+            &mut state,
+            &mut report,
+            sink,
+            &mut extra_warnings,
+        );
+    }
+    if extra_warnings > 0 {
+        report.warnings.push(format!(
+            "{}: {extra_warnings} more warnings not shown",
+            input.name
+        ));
+    }
+    if report.lines.lines_read == 0 && report.error.is_none() {
+        report.warnings.push(format!("{}: empty input", input.name));
+    } else if report.lines.parsed + report.lines.noise == 0 {
+        report.warnings.push(format!(
+            "{}: no Python logging record in a known format ({} lines unrecognized); \
+             not a botocore/urllib3 DEBUG log, or pass --log-format",
+            input.name, report.lines.unrecognized
+        ));
+    }
+    report.formats = formats
+        .iter()
+        .zip(format_counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(f, n)| (f.name(), n))
+        .collect();
+    Ok(report)
+}
+
+#[derive(Default)]
+struct Accounting {
+    /// Class of the record the next continuation line would join: Some(true)
+    /// parsed, Some(false) noise, None no record yet.
+    record_parsed: Option<bool>,
+    continuation: Option<Continuation>,
+    in_traceback: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_batch(
+    index: usize,
+    batch: &LineBatch,
+    formats: &[LineFormat],
+    preferred: &mut Option<usize>,
+    format_counts: &mut [u64],
+    state: &mut Accounting,
+    report: &mut SourceReport,
+    sink: &mut dyn EventSink,
+    extra_warnings: &mut u64,
+) {
+    let pref = *preferred;
+    let parsed: Vec<Parsed> = (0..batch.lines.len())
+        .into_par_iter()
+        .with_min_len(512)
+        .map(|i| parse_line(batch.line(i), formats, pref))
+        .collect();
+    if preferred.is_none() {
+        let mut counts = vec![0u64; formats.len()];
+        for p in &parsed {
+            if let LineKind::Record { format, .. } = p.kind {
+                counts[format] += 1;
+            }
+        }
+        if let Some((i, n)) = counts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, n)| (**n, usize::MAX - *i))
+        {
+            if *n > 0 {
+                *preferred = Some(i);
+            }
+        }
+    }
+    let mut warn = |report: &mut SourceReport, msg: String| {
+        if report.warnings.len() < MAX_WARNINGS {
+            report.warnings.push(msg);
+        } else {
+            *extra_warnings += 1;
+        }
+    };
+    for (i, p) in parsed.into_iter().enumerate() {
+        report.lines.lines_read += 1;
+        let line_no = report.lines.lines_read;
+        let span = batch.lines[i];
+        if p.invalid_utf8 {
+            report.lines.invalid_utf8 += 1;
+            if report.lines.invalid_utf8 == 1 {
+                warn(
+                    report,
+                    format!(
+                        "{}:{line_no}: invalid UTF-8 (first such line; parsed where possible)",
+                        report.name
+                    ),
+                );
+            }
+        }
+        if span.oversized {
+            report.lines.unrecognized += 1;
+            report.lines.oversized += 1;
+            warn(
+                report,
+                format!(
+                    "{}:{line_no}: line longer than {} bytes skipped",
+                    report.name,
+                    crate::source::MAX_LINE_BYTES
+                ),
+            );
+            continue;
+        }
+        match p.kind {
+            LineKind::Record {
+                format,
+                ts_ms,
+                thread,
+                message,
+                continuation,
+            } => {
+                format_counts[format] += 1;
+                state.continuation = Some(continuation);
+                state.in_traceback = false;
+                match message {
+                    Message::Event(kind) => {
+                        report.lines.parsed += 1;
+                        state.record_parsed = Some(true);
+                        sink.event(
+                            index,
+                            Event {
+                                line: line_no,
+                                ts_ms,
+                                thread,
+                                kind,
+                            },
+                        );
+                    }
+                    Message::Noise => {
+                        report.lines.noise += 1;
+                        state.record_parsed = Some(false);
+                    }
+                }
+            }
+            LineKind::Other { traceback_start } => {
+                let joins = match (state.record_parsed, state.continuation) {
+                    (None, _) | (_, None) => false,
+                    (_, Some(Continuation::Any)) => true,
+                    (_, Some(Continuation::TracebackOnly)) => {
+                        if traceback_start {
+                            state.in_traceback = true;
+                        }
+                        state.in_traceback
+                    }
+                };
+                match (joins, state.record_parsed) {
+                    (true, Some(true)) => report.lines.parsed += 1,
+                    (true, _) => report.lines.noise += 1,
+                    (false, _) => report.lines.unrecognized += 1,
+                }
+            }
+        }
+    }
+}
+
+fn parse_line(line: &[u8], formats: &[LineFormat], preferred: Option<usize>) -> Parsed {
+    let invalid_utf8 = !line.is_ascii() && std::str::from_utf8(line).is_err();
+    let order = preferred
+        .into_iter()
+        .chain((0..formats.len()).filter(move |i| Some(*i) != preferred));
+    for fi in order {
+        if let Some(p) = formats[fi].split(line) {
+            let (message, continuation) = botocore::parse_message(p.logger, p.message);
+            let thread = p.thread.map(|t| String::from_utf8_lossy(t).into_owned());
+            return Parsed {
+                kind: LineKind::Record {
+                    format: fi,
+                    ts_ms: p.ts_ms,
+                    thread,
+                    message,
+                    continuation,
+                },
+                invalid_utf8,
+            };
+        }
+    }
+    Parsed {
+        kind: LineKind::Other {
+            traceback_start: line.starts_with(b"Traceback (most recent call last):"),
+        },
+        invalid_utf8,
+    }
+}

@@ -1,0 +1,17 @@
+//! bfx, Bedrock forensics: rebuilds per-request timelines from the logs AWS
+//! Bedrock users can export, and explains stale-socket hangs, hidden retries
+//! and their cost with evidence.
+//!
+//! Data flows one way, one module per arrow:
+//! [`source`] → [`format`] → [`event`] → [`timeline`] → [`detect`] → [`analyze`] → [`render`].
+
+#![warn(missing_docs)]
+
+pub mod analyze;
+pub mod detect;
+pub mod error;
+pub mod event;
+pub mod format;
+pub mod render;
+pub mod source;
+pub mod timeline;

@@ -1,0 +1,278 @@
+//! Sources: turning command-line INPUTs into readable byte streams.
+//!
+//! An INPUT is a file, a folder (searched recursively), a glob, or `-` for
+//! stdin. Compression is sniffed from the first bytes, never from the file
+//! name, and gzip is always read with a multi-member decoder because Firehose
+//! and CloudWatch deliveries concatenate members.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use flate2::read::MultiGzDecoder;
+use serde::Serialize;
+
+use crate::error::SourceError;
+
+/// The longest physical line bfx keeps; longer lines are counted and skipped.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Where one input's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// A local file.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+/// One input to analyze, after expansion of folders and globs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Input {
+    /// How the input is named in reports and evidence (`path` or `-`).
+    pub name: String,
+    /// Where its bytes come from.
+    pub origin: Origin,
+}
+
+/// The container compression detected from an input's magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// gzip, possibly several members back to back.
+    Gzip,
+}
+
+/// Expands INPUT arguments into inputs, sorted and de-duplicated so that
+/// output never depends on directory iteration order. Arguments that name
+/// nothing are returned as errors; the others are still analyzed.
+pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut stdin_seen = false;
+    for arg in args {
+        if arg == "-" {
+            if !stdin_seen {
+                stdin_seen = true;
+                inputs.push(Input {
+                    name: "-".into(),
+                    origin: Origin::Stdin,
+                });
+            }
+            continue;
+        }
+        let path = PathBuf::from(arg);
+        if path.is_file() {
+            inputs.push(file_input(path));
+        } else if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&path)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Ok(e) if e.file_type().is_file() => Some(e.into_path()),
+                    Ok(_) => None,
+                    Err(err) => {
+                        errors.push(SourceError::Walk {
+                            input: arg.clone(),
+                            message: err.to_string(),
+                        });
+                        None
+                    }
+                })
+                .collect();
+            found.sort();
+            inputs.extend(found.into_iter().map(file_input));
+        } else if arg.contains(['*', '?', '[']) {
+            match glob::glob(arg) {
+                Ok(paths) => {
+                    let mut found: Vec<PathBuf> = paths
+                        .filter_map(Result::ok)
+                        .filter(|p| p.is_file())
+                        .collect();
+                    if found.is_empty() {
+                        errors.push(SourceError::NotFound { input: arg.clone() });
+                    }
+                    found.sort();
+                    inputs.extend(found.into_iter().map(file_input));
+                }
+                Err(e) => errors.push(SourceError::BadGlob {
+                    input: arg.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        } else {
+            errors.push(SourceError::NotFound { input: arg.clone() });
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    inputs.retain(|i| seen.insert(i.origin.clone()));
+    (inputs, errors)
+}
+
+fn file_input(path: PathBuf) -> Input {
+    Input {
+        name: path.display().to_string(),
+        origin: Origin::File(path),
+    }
+}
+
+/// Opens an input as a buffered stream of decompressed bytes.
+pub fn open(input: &Input) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
+    let raw: Box<dyn Read + Send> = match &input.origin {
+        Origin::File(p) => Box::new(File::open(p).map_err(|e| SourceError::Open {
+            input: input.name.clone(),
+            message: e.to_string(),
+        })?),
+        Origin::Stdin => Box::new(io::stdin()),
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, raw);
+    let head = reader.fill_buf().map_err(|e| SourceError::Open {
+        input: input.name.clone(),
+        message: e.to_string(),
+    })?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let gz = MultiGzDecoder::new(reader);
+        Ok((
+            Box::new(BufReader::with_capacity(256 * 1024, gz)),
+            Compression::Gzip,
+        ))
+    } else {
+        Ok((Box::new(reader), Compression::None))
+    }
+}
+
+/// One physical line as [`LineReader`] returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineSpan {
+    /// Byte range of the line inside the batch buffer, without its newline.
+    pub start: usize,
+    /// End of the kept bytes.
+    pub end: usize,
+    /// The line was longer than [`MAX_LINE_BYTES`]; only its head was kept.
+    pub oversized: bool,
+}
+
+/// A batch of whole lines, read together so that they can be parsed in
+/// parallel while memory stays bounded by the batch size.
+#[derive(Debug, Default)]
+pub struct LineBatch {
+    /// The bytes of every line in the batch.
+    pub data: Vec<u8>,
+    /// Where each line sits in `data`.
+    pub lines: Vec<LineSpan>,
+}
+
+impl LineBatch {
+    /// The bytes of line `i` of this batch.
+    pub fn line(&self, i: usize) -> &[u8] {
+        let s = self.lines[i];
+        &self.data[s.start..s.end]
+    }
+}
+
+/// Splits a byte stream into lines, keeping at most [`MAX_LINE_BYTES`] of any
+/// one line so that a giant line cannot exhaust memory.
+pub struct LineReader<R> {
+    inner: R,
+    eof: bool,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Wraps a buffered reader.
+    pub fn new(inner: R) -> Self {
+        LineReader { inner, eof: false }
+    }
+
+    /// Fills `batch` with whole lines until it holds about `target_bytes`.
+    /// Returns `Ok(false)` once the stream is exhausted and the batch empty.
+    pub fn read_batch(&mut self, batch: &mut LineBatch, target_bytes: usize) -> io::Result<bool> {
+        batch.data.clear();
+        batch.lines.clear();
+        while !self.eof && batch.data.len() < target_bytes {
+            let start = batch.data.len();
+            let mut oversized = false;
+            let mut got_any = false;
+            loop {
+                let buf = match self.inner.fill_buf() {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        // Keep what was read before the failure: the caller
+                        // reports the error after analyzing these lines.
+                        if got_any {
+                            push_line(batch, start, oversized);
+                        }
+                        self.eof = true;
+                        return Err(e);
+                    }
+                };
+                if buf.is_empty() {
+                    self.eof = true;
+                    if got_any {
+                        push_line(batch, start, oversized);
+                    }
+                    break;
+                }
+                got_any = true;
+                let (chunk, consumed, done) = match memchr::memchr(b'\n', buf) {
+                    Some(i) => (&buf[..i], i + 1, true),
+                    None => (buf, buf.len(), false),
+                };
+                let room = MAX_LINE_BYTES.saturating_sub(batch.data.len() - start);
+                if chunk.len() > room {
+                    oversized = true;
+                }
+                batch
+                    .data
+                    .extend_from_slice(&chunk[..chunk.len().min(room)]);
+                self.inner.consume(consumed);
+                if done {
+                    push_line(batch, start, oversized);
+                    break;
+                }
+            }
+        }
+        Ok(!batch.lines.is_empty())
+    }
+}
+
+fn push_line(batch: &mut LineBatch, start: usize, oversized: bool) {
+    let mut end = batch.data.len();
+    if end > start && batch.data[end - 1] == b'\r' {
+        end -= 1;
+    }
+    batch.lines.push(LineSpan {
+        start,
+        end,
+        oversized,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn giant_line_is_cut_and_flagged_but_following_lines_survive() {
+        let mut text = vec![b'x'; MAX_LINE_BYTES + 10];
+        text.extend_from_slice(b"\nnext\n");
+        let mut r = LineReader::new(&text[..]);
+        let mut b = LineBatch::default();
+        assert!(r.read_batch(&mut b, 1 << 30).unwrap());
+        assert_eq!(b.lines.len(), 2);
+        assert!(b.lines[0].oversized);
+        assert_eq!(b.line(0).len(), MAX_LINE_BYTES);
+        assert_eq!(b.line(1), b"next");
+    }
+
+    #[test]
+    fn last_line_without_newline_and_crlf() {
+        let mut r = LineReader::new(&b"a\r\nb"[..]);
+        let mut b = LineBatch::default();
+        r.read_batch(&mut b, 1 << 20).unwrap();
+        assert_eq!(b.line(0), b"a");
+        assert_eq!(b.line(1), b"b");
+    }
+}
