@@ -98,10 +98,7 @@ impl Analysis {
         self.timelines = Some(
             self.calls
                 .iter()
-                .map(|c| CallTimeline {
-                    source: self.sources[c.source].report.name.clone(),
-                    call: c.clone(),
-                })
+                .map(|c| CallTimeline { source: self.sources[c.source].report.name.clone(), call: c.clone() })
                 .collect(),
         );
         self
@@ -146,15 +143,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                         warnings: Vec::new(),
                         error: Some(e.to_string()),
                     };
-                    (
-                        SourceSummary {
-                            report,
-                            calls: 0,
-                            client: None,
-                        },
-                        Vec::new(),
-                        Some(e.to_string()),
-                    )
+                    (SourceSummary { report, calls: 0, client: None }, Vec::new(), Some(e.to_string()))
                 }
             }
         })
@@ -168,11 +157,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         errors.extend(e);
     }
     let reports: Vec<SourceReport> = sources.iter().map(|s| s.report.clone()).collect();
-    let input = DetectorInput {
-        sources: &reports,
-        calls: &calls,
-        settings: &opts.detect,
-    };
+    let input = DetectorInput { sources: &reports, calls: &calls, settings: &opts.detect };
     let findings = detect::run_all(&input);
     let totals = Totals {
         sources: sources.len(),

@@ -37,9 +37,7 @@ pub enum SourceError {
         message: String,
     },
     /// Reading or decompressing failed part-way; lines before `line` were analyzed.
-    #[error(
-        "{input}:{line}: read failed after this line ({message}); the lines before it were analyzed"
-    )]
+    #[error("{input}:{line}: read failed after this line ({message}); the lines before it were analyzed")]
     Read {
         /// The input's name.
         input: String,

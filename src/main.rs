@@ -73,28 +73,16 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => {
             if let Some(n) = args.threads {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build_global()
-                    .context("setting up threads")?;
+                rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("setting up threads")?;
             }
             let custom = match &args.log_format {
                 Some(f) => Some(LineFormat::Custom(Box::new(CustomFormat::new(f)?))),
                 None => None,
             };
-            anyhow::ensure!(
-                args.idle_threshold > 0.0,
-                "--idle-threshold must be positive"
-            );
+            anyhow::ensure!(args.idle_threshold > 0.0, "--idle-threshold must be positive");
             let opts = AnalyzeOptions {
-                parse: ParseOptions {
-                    custom,
-                    batch_bytes: 0,
-                },
-                detect: DetectorSettings {
-                    idle_threshold_s: args.idle_threshold,
-                    max_listed_calls: args.max_listed,
-                },
+                parse: ParseOptions { custom, batch_bytes: 0 },
+                detect: DetectorSettings { idle_threshold_s: args.idle_threshold, max_listed_calls: args.max_listed },
             };
             let mut analysis = analyze_args(&args.inputs, &opts);
             if args.timelines {
@@ -105,10 +93,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 Format::Json => bfx::render::json(&analysis),
             };
             let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout
-                .write_all(text.as_bytes())
-                .and_then(|_| stdout.flush())
-            {
+            if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     return Err(e).context("writing the report");
                 }
@@ -116,11 +101,7 @@ fn run() -> anyhow::Result<ExitCode> {
             for e in &analysis.errors {
                 eprintln!("bfx: {e}");
             }
-            Ok(if analysis.is_partial() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(if analysis.is_partial() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
     }
 }

@@ -15,9 +15,7 @@ pub fn json(a: &Analysis) -> String {
 
 fn table() -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(120);
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(120);
     t
 }
 
@@ -44,28 +42,10 @@ pub fn terminal(a: &Analysis) -> String {
     }
     out.push_str("Sources (every line accounted for)\n");
     let mut t = table();
-    t.set_header(vec![
-        "source",
-        "format",
-        "lines",
-        "parsed",
-        "noise",
-        "unrecognized",
-        "calls",
-        "timeouts (c, r)",
-    ]);
+    t.set_header(vec!["source", "format", "lines", "parsed", "noise", "unrecognized", "calls", "timeouts (c, r)"]);
     for s in &a.sources {
-        let fmts: Vec<String> = s
-            .report
-            .formats
-            .iter()
-            .map(|(f, _)| format!("{f:?}"))
-            .collect();
-        let gz = if matches!(s.report.compression, crate::source::Compression::Gzip) {
-            "gzip "
-        } else {
-            ""
-        };
+        let fmts: Vec<String> = s.report.formats.iter().map(|(f, _)| format!("{f:?}")).collect();
+        let gz = if matches!(s.report.compression, crate::source::Compression::Gzip) { "gzip " } else { "" };
         let timeouts = s.client.as_ref().map(|c| {
             let from = match c.timeouts_from {
                 TimeoutSource::Log => "from log",
@@ -76,14 +56,7 @@ pub fn terminal(a: &Analysis) -> String {
         });
         t.add_row(vec![
             Cell::new(&s.report.name),
-            Cell::new(format!(
-                "{gz}{}",
-                if fmts.is_empty() {
-                    "-".into()
-                } else {
-                    fmts.join(", ")
-                }
-            )),
+            Cell::new(format!("{gz}{}", if fmts.is_empty() { "-".into() } else { fmts.join(", ") })),
             right(s.report.lines.lines_read),
             right(s.report.lines.parsed),
             right(s.report.lines.noise),
@@ -94,11 +67,7 @@ pub fn terminal(a: &Analysis) -> String {
     }
     out.push_str(&t.to_string());
     out.push('\n');
-    let notes: Vec<_> = a
-        .sources
-        .iter()
-        .filter_map(|s| s.client.as_ref().map(|c| (&s.report.name, c)))
-        .collect();
+    let notes: Vec<_> = a.sources.iter().filter_map(|s| s.client.as_ref().map(|c| (&s.report.name, c))).collect();
     if !notes.is_empty() {
         out.push_str("\nAssumptions: ");
         out.push_str(crate::timeline::POOL_ASSUMPTION);
@@ -107,16 +76,8 @@ pub fn terminal(a: &Analysis) -> String {
             out.push_str(&format!(
                 "  {name}: correlated by {}; retry mode {}; botocore {}\n",
                 c.correlation.replace('_', " "),
-                if c.retry_modes.is_empty() {
-                    "unknown".into()
-                } else {
-                    c.retry_modes.join("/")
-                },
-                if c.botocore_versions.is_empty() {
-                    "unknown".into()
-                } else {
-                    c.botocore_versions.join("/")
-                },
+                if c.retry_modes.is_empty() { "unknown".into() } else { c.retry_modes.join("/") },
+                if c.botocore_versions.is_empty() { "unknown".into() } else { c.botocore_versions.join("/") },
             ));
         }
     }
@@ -158,28 +119,16 @@ fn render_finding(out: &mut String, f: &Finding) {
                 ]);
                 for h in &d.calls {
                     t.add_row(vec![
-                        Cell::new(format!(
-                            "{}\n{}",
-                            h.invocation_id,
-                            h.request_id.as_deref().unwrap_or("-")
-                        )),
+                        Cell::new(format!("{}\n{}", h.invocation_id, h.request_id.as_deref().unwrap_or("-"))),
                         Cell::new(h.model_id.as_deref().unwrap_or("-")),
                         right(format!("{:.3}", h.idle_gap_s)),
                         right(format!("{:.3}", h.hang_s)),
                         right(format!(
                             "{}{}",
                             opt_s(h.caller_latency_s),
-                            h.slowdown_vs_median
-                                .map(|x| format!(" ({x}×)"))
-                                .unwrap_or_default()
+                            h.slowdown_vs_median.map(|x| format!(" ({x}×)")).unwrap_or_default()
                         )),
-                        Cell::new(
-                            h.evidence
-                                .iter()
-                                .map(|e| e.at.as_str())
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        ),
+                        Cell::new(h.evidence.iter().map(|e| e.at.as_str()).collect::<Vec<_>>().join("\n")),
                     ]);
                 }
                 out.push_str(&t.to_string());
@@ -188,14 +137,7 @@ fn render_finding(out: &mut String, f: &Finding) {
         }
         FindingDetail::HiddenRetries(d) => {
             let mut t = table();
-            t.set_header(vec![
-                "cause",
-                "retries",
-                "final failures",
-                "calls",
-                "sleep s",
-                "failed attempts s",
-            ]);
+            t.set_header(vec!["cause", "retries", "final failures", "calls", "sleep s", "failed attempts s"]);
             for r in &d.by_cause {
                 t.add_row(vec![
                     Cell::new(r.cause),

@@ -56,10 +56,7 @@ pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
         if arg == "-" {
             if !stdin_seen {
                 stdin_seen = true;
-                inputs.push(Input {
-                    name: "-".into(),
-                    origin: Origin::Stdin,
-                });
+                inputs.push(Input { name: "-".into(), origin: Origin::Stdin });
             }
             continue;
         }
@@ -74,10 +71,7 @@ pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
                     Ok(e) if e.file_type().is_file() => Some(e.into_path()),
                     Ok(_) => None,
                     Err(err) => {
-                        errors.push(SourceError::Walk {
-                            input: arg.clone(),
-                            message: err.to_string(),
-                        });
+                        errors.push(SourceError::Walk { input: arg.clone(), message: err.to_string() });
                         None
                     }
                 })
@@ -87,20 +81,14 @@ pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
         } else if arg.contains(['*', '?', '[']) {
             match glob::glob(arg) {
                 Ok(paths) => {
-                    let mut found: Vec<PathBuf> = paths
-                        .filter_map(Result::ok)
-                        .filter(|p| p.is_file())
-                        .collect();
+                    let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
                     if found.is_empty() {
                         errors.push(SourceError::NotFound { input: arg.clone() });
                     }
                     found.sort();
                     inputs.extend(found.into_iter().map(file_input));
                 }
-                Err(e) => errors.push(SourceError::BadGlob {
-                    input: arg.clone(),
-                    message: e.to_string(),
-                }),
+                Err(e) => errors.push(SourceError::BadGlob { input: arg.clone(), message: e.to_string() }),
             }
         } else {
             errors.push(SourceError::NotFound { input: arg.clone() });
@@ -112,32 +100,23 @@ pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
 }
 
 fn file_input(path: PathBuf) -> Input {
-    Input {
-        name: path.display().to_string(),
-        origin: Origin::File(path),
-    }
+    Input { name: path.display().to_string(), origin: Origin::File(path) }
 }
 
 /// Opens an input as a buffered stream of decompressed bytes.
 pub fn open(input: &Input) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
     let raw: Box<dyn Read + Send> = match &input.origin {
-        Origin::File(p) => Box::new(File::open(p).map_err(|e| SourceError::Open {
-            input: input.name.clone(),
-            message: e.to_string(),
-        })?),
+        Origin::File(p) => Box::new(
+            File::open(p).map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?,
+        ),
         Origin::Stdin => Box::new(io::stdin()),
     };
     let mut reader = BufReader::with_capacity(256 * 1024, raw);
-    let head = reader.fill_buf().map_err(|e| SourceError::Open {
-        input: input.name.clone(),
-        message: e.to_string(),
-    })?;
+    let head =
+        reader.fill_buf().map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = MultiGzDecoder::new(reader);
-        Ok((
-            Box::new(BufReader::with_capacity(256 * 1024, gz)),
-            Compression::Gzip,
-        ))
+        Ok((Box::new(BufReader::with_capacity(256 * 1024, gz)), Compression::Gzip))
     } else {
         Ok((Box::new(reader), Compression::None))
     }
@@ -224,9 +203,7 @@ impl<R: BufRead> LineReader<R> {
                 if chunk.len() > room {
                     oversized = true;
                 }
-                batch
-                    .data
-                    .extend_from_slice(&chunk[..chunk.len().min(room)]);
+                batch.data.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 self.inner.consume(consumed);
                 if done {
                     push_line(batch, start, oversized);
@@ -243,11 +220,7 @@ fn push_line(batch: &mut LineBatch, start: usize, oversized: bool) {
     if end > start && batch.data[end - 1] == b'\r' {
         end -= 1;
     }
-    batch.lines.push(LineSpan {
-        start,
-        end,
-        oversized,
-    });
+    batch.lines.push(LineSpan { start, end, oversized });
 }
 
 #[cfg(test)]

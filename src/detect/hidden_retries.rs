@@ -92,11 +92,7 @@ impl Detector for HiddenRetriesDetector {
         let (mut sleep_total, mut failed_total) = (0.0, 0.0);
         for call in input.calls {
             let n = call.attempts.len();
-            let failures: Vec<_> = call
-                .attempts
-                .iter()
-                .filter(|a| !a.outcome.is_success())
-                .collect();
+            let failures: Vec<_> = call.attempts.iter().filter(|a| !a.outcome.is_success()).collect();
             if n <= 1 && failures.is_empty() {
                 continue;
             }
@@ -142,10 +138,7 @@ impl Detector for HiddenRetriesDetector {
                 sleep_s: ms(sleep),
                 latency_s: call.latency_ms().map(|l| ms(l as f64 / 1000.0)),
                 exhausted: call.exhausted,
-                evidence: vec![Evidence {
-                    role: "start",
-                    at: location(input, call, call.attempts[0].start_line),
-                }],
+                evidence: vec![Evidence { role: "start", at: location(input, call, call.attempts[0].start_line) }],
             });
         }
         if listed.is_empty() {
@@ -171,31 +164,17 @@ impl Detector for HiddenRetriesDetector {
             })
             .collect();
         let impact = ms(sleep_total + failed_total);
-        let summary: Vec<String> = by_cause
-            .iter()
-            .filter(|r| r.retries > 0)
-            .map(|r| format!("{} {}", r.retries, r.cause))
-            .collect();
+        let summary: Vec<String> =
+            by_cause.iter().filter(|r| r.retries > 0).map(|r| format!("{} {}", r.retries, r.cause)).collect();
         let title = if with_retries == 0 {
-            format!(
-                "{failing_calls} of {} calls failed without a retry",
-                input.calls.len()
-            )
+            format!("{failing_calls} of {} calls failed without a retry", input.calls.len())
         } else {
             format!(
                 "{with_retries} of {} calls needed hidden retries ({}): {extra} extra attempts, {:.1} s asleep in backoff{}",
                 input.calls.len(),
-                if summary.is_empty() {
-                    "none retried".to_string()
-                } else {
-                    summary.join(", ")
-                },
+                if summary.is_empty() { "none retried".to_string() } else { summary.join(", ") },
                 sleep_total,
-                if exhausted > 0 {
-                    format!(", {exhausted} failed after retrying")
-                } else {
-                    String::new()
-                },
+                if exhausted > 0 { format!(", {exhausted} failed after retrying") } else { String::new() },
             )
         };
         let mut fix = Vec::new();
@@ -208,9 +187,11 @@ impl Detector for HiddenRetriesDetector {
             );
         }
         if by_cause.iter().any(|r| r.cause == "timeout") {
-            fix.push("Timeouts: see the stale-socket finding; a timeout on a fresh connection means the model took \
+            fix.push(
+                "Timeouts: see the stale-socket finding; a timeout on a fresh connection means the model took \
                       longer than read_timeout, so stream the response."
-                .to_string());
+                    .to_string(),
+            );
         }
         Some(Finding {
             kind: self.kind(),

@@ -32,10 +32,7 @@ pub struct DetectorSettings {
 
 impl Default for DetectorSettings {
     fn default() -> Self {
-        DetectorSettings {
-            idle_threshold_s: 350.0,
-            max_listed_calls: 100,
-        }
+        DetectorSettings { idle_threshold_s: 350.0, max_listed_calls: 100 }
     }
 }
 
@@ -49,10 +46,7 @@ pub trait Detector: Sync {
 
 /// Every detector, in no particular order (findings are ranked by impact).
 pub fn all() -> Vec<Box<dyn Detector>> {
-    vec![
-        Box::new(stale_socket::StaleSocketDetector),
-        Box::new(hidden_retries::HiddenRetriesDetector),
-    ]
+    vec![Box::new(stale_socket::StaleSocketDetector), Box::new(hidden_retries::HiddenRetriesDetector)]
 }
 
 /// One finding: what happened, what it cost, how to fix it, and the proof.
@@ -104,11 +98,7 @@ pub fn ms(seconds: f64) -> f64 {
 /// Runs every detector and ranks the findings by impact.
 pub fn run_all(input: &DetectorInput<'_>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = all().iter().filter_map(|d| d.detect(input)).collect();
-    findings.sort_by(|a, b| {
-        b.impact_seconds
-            .total_cmp(&a.impact_seconds)
-            .then(a.kind.cmp(b.kind))
-    });
+    findings.sort_by(|a, b| b.impact_seconds.total_cmp(&a.impact_seconds).then(a.kind.cmp(b.kind)));
     for (i, f) in findings.iter_mut().enumerate() {
         f.rank = i + 1;
     }

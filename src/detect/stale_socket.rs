@@ -44,6 +44,9 @@ pub struct StaleSocketHit {
     pub invocation_id: String,
     /// `x-amzn-RequestId` of the call's final response.
     pub request_id: Option<String>,
+    /// The request id was paired with this call by log order among
+    /// concurrent calls (no thread name in the log), not by an id.
+    pub request_id_by_log_order: bool,
     /// Model id or profile.
     pub model_id: Option<String>,
     /// Operation.
@@ -93,33 +96,19 @@ impl Detector for StaleSocketDetector {
             let mut hit_in_call = None;
             for (i, at) in call.attempts.iter().enumerate() {
                 let long_idle = at.idle_gap_ms.is_some_and(|g| g >= threshold_ms);
-                let read_timeout = matches!(
-                    at.outcome,
-                    Outcome::Transport {
-                        error: TransportError::ReadTimeout,
-                        ..
-                    }
-                ) && at
-                    .duration_s()
-                    .is_some_and(|d| crate::timeline::about(d, call.read_timeout_s));
+                let read_timeout = matches!(at.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. })
+                    && at.duration_s().is_some_and(|d| crate::timeline::about(d, call.read_timeout_s));
                 if !read_timeout {
                     if long_idle && at.connection.is_reused() && at.outcome.is_success() {
                         long_idle_ok += 1;
                     }
-                    if matches!(
-                        at.outcome,
-                        Outcome::Transport {
-                            error: TransportError::ReadTimeout,
-                            ..
-                        }
-                    ) {
+                    if matches!(at.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. }) {
                         other_read_timeouts += 1;
                     }
                     continue;
                 }
                 let next = call.attempts.get(i + 1);
-                let retried_on_new =
-                    next.is_some_and(|n| matches!(n.connection, Connection::New { .. }));
+                let retried_on_new = next.is_some_and(|n| matches!(n.connection, Connection::New { .. }));
                 if !(at.connection.is_reused() && long_idle && retried_on_new) {
                     other_read_timeouts += 1;
                     continue;
@@ -190,21 +179,13 @@ impl Detector for StaleSocketDetector {
 }
 
 fn read_timeouts(hits: &[StaleSocketHit]) -> String {
-    let mut v: Vec<String> = hits
-        .iter()
-        .map(|h| format!("{} s", h.read_timeout_s))
-        .collect();
+    let mut v: Vec<String> = hits.iter().map(|h| format!("{} s", h.read_timeout_s)).collect();
     v.sort();
     v.dedup();
     v.join(", ")
 }
 
-fn hit(
-    input: &DetectorInput<'_>,
-    call: &Call,
-    i: usize,
-    median_normal: Option<f64>,
-) -> StaleSocketHit {
+fn hit(input: &DetectorInput<'_>, call: &Call, i: usize, median_normal: Option<f64>) -> StaleSocketHit {
     let at = &call.attempts[i];
     let next = &call.attempts[i + 1];
     let seconds_lost = match (next.start_ms, at.start_ms) {
@@ -212,23 +193,15 @@ fn hit(
         _ => 0.0,
     };
     let caller_latency_s = call.latency_ms().map(|l| ms(l as f64 / 1000.0));
-    let mut evidence = vec![Evidence {
-        role: "start",
-        at: location(input, call, at.start_line),
-    }];
+    let mut evidence = vec![Evidence { role: "start", at: location(input, call, at.start_line) }];
     if let Some(l) = at.end_line {
-        evidence.push(Evidence {
-            role: "hang",
-            at: location(input, call, l),
-        });
+        evidence.push(Evidence { role: "hang", at: location(input, call, l) });
     }
-    evidence.push(Evidence {
-        role: "retry",
-        at: location(input, call, next.start_line),
-    });
+    evidence.push(Evidence { role: "retry", at: location(input, call, next.start_line) });
     StaleSocketHit {
         invocation_id: call.invocation_id.clone(),
         request_id: call.request_id().map(str::to_string),
+        request_id_by_log_order: call.attempts.iter().any(|a| a.request_id.is_some() && a.attributed_by_order),
         model_id: call.model_id.clone(),
         operation: call.operation.clone(),
         thread: call.thread.clone(),

@@ -40,14 +40,11 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                 if let Some(s) = parse_sending(rest) {
                     return (ev(EventKind::Sending(Box::new(s))), TracebackOnly);
                 }
-            } else if let Some(rest) =
-                msg.strip_prefix(b"Response received to retry, sleeping for ")
-            {
+            } else if let Some(rest) = msg.strip_prefix(b"Response received to retry, sleeping for ") {
                 if let Some(d) = leading_f64(rest) {
                     return (ev(EventKind::Sleeping { delay_s: d }), TracebackOnly);
                 }
-            } else if let Some(rest) = msg.strip_prefix(b"Making request for OperationModel(name=")
-            {
+            } else if let Some(rest) = msg.strip_prefix(b"Making request for OperationModel(name=") {
                 let end = memchr::memchr(b')', rest).unwrap_or(0);
                 let operation = String::from_utf8_lossy(&rest[..end]).into_owned();
                 return (ev(EventKind::MakingRequest { operation }), TracebackOnly);
@@ -57,13 +54,8 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                     let end = memchr::memchr(b')', inner).unwrap_or(inner.len());
                     let mut parts = inner[..end].split(|&c| c == b',');
                     if let (Some(c), Some(r)) = (parts.next(), parts.next()) {
-                        if let (Some(connect_s), Some(read_s)) =
-                            (leading_f64(trim(c)), leading_f64(trim(r)))
-                        {
-                            return (
-                                ev(EventKind::TimeoutSetting { connect_s, read_s }),
-                                TracebackOnly,
-                            );
+                        if let (Some(connect_s), Some(read_s)) = (leading_f64(trim(c)), leading_f64(trim(r))) {
+                            return (ev(EventKind::TimeoutSetting { connect_s, read_s }), TracebackOnly);
                         }
                     }
                 }
@@ -78,9 +70,7 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                 if let Some(rest) = rest.strip_prefix(b" connection (") {
                     let close = memchr::memchr(b')', rest).unwrap_or(0);
                     if let Ok(number) = std::str::from_utf8(&rest[..close]).unwrap_or("").parse() {
-                        let host =
-                            String::from_utf8_lossy(trim(rest.get(close + 2..).unwrap_or(b"")))
-                                .into_owned();
+                        let host = String::from_utf8_lossy(trim(rest.get(close + 2..).unwrap_or(b""))).into_owned();
                         return (ev(EventKind::NewConnection { number, host }), TracebackOnly);
                     }
                 }
@@ -95,20 +85,14 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
             (Message::Noise, TracebackOnly)
         }
         Some(Logger::RetryHandler) => {
-            if let Some(rest) =
-                msg.strip_prefix(b"retry needed: retryable HTTP status code received: ")
-            {
+            if let Some(rest) = msg.strip_prefix(b"retry needed: retryable HTTP status code received: ") {
                 let cause = leading_u16(rest).map(RetryCause::Status);
                 return (ev(EventKind::RetryNeeded { cause }), TracebackOnly);
             }
-            if let Some(rest) =
-                msg.strip_prefix(b"retry needed: matching HTTP status and error code seen: ")
-            {
+            if let Some(rest) = msg.strip_prefix(b"retry needed: matching HTTP status and error code seen: ") {
                 let mut parts = rest.splitn(2, |&c| c == b',');
                 let status = parts.next().and_then(|s| leading_u16(trim(s)));
-                let code = parts
-                    .next()
-                    .map(|c| String::from_utf8_lossy(trim(c)).into_owned());
+                let code = parts.next().map(|c| String::from_utf8_lossy(trim(c)).into_owned());
                 let cause = match (status, code) {
                     (Some(s), Some(c)) => Some(RetryCause::StatusAndCode(s, c)),
                     (Some(s), None) => Some(RetryCause::Status(s)),
@@ -134,8 +118,7 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
             (Message::Noise, TracebackOnly)
         }
         Some(Logger::RetriesStandard) => {
-            if let Some(rest) = msg.strip_prefix(b"Retry needed, retrying request after delay of: ")
-            {
+            if let Some(rest) = msg.strip_prefix(b"Retry needed, retrying request after delay of: ") {
                 if let Some(delay_s) = leading_f64(rest) {
                     return (ev(EventKind::RetryDelay { delay_s }), TracebackOnly);
                 }
@@ -163,20 +146,12 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                     .or_else(|| dict_value(rest, b"x-amzn-requestid"))
                     .or_else(|| dict_value(rest, b"x-amz-request-id"));
                 let error_type = dict_value(rest, b"x-amzn-ErrorType").map(|v| error_code(&v));
-                return (
-                    ev(EventKind::ResponseHeaders {
-                        request_id,
-                        error_type,
-                    }),
-                    TracebackOnly,
-                );
+                return (ev(EventKind::ResponseHeaders { request_id, error_type }), TracebackOnly);
             }
             // `Response body:` and its repr follow on the next line(s).
             (Message::Noise, Any)
         }
-        Some(Logger::HttpSession) | Some(Logger::Auth) | Some(Logger::Response) => {
-            (Message::Noise, Any)
-        }
+        Some(Logger::HttpSession) | Some(Logger::Auth) | Some(Logger::Response) => (Message::Noise, Any),
         None => (Message::Noise, TracebackOnly),
     }
 }
@@ -282,9 +257,7 @@ fn error_code(v: &str) -> String {
 }
 
 fn split_url(url: &[u8]) -> (&[u8], &[u8]) {
-    let after_scheme = memmem::find(url, b"://")
-        .map(|i| &url[i + 3..])
-        .unwrap_or(url);
+    let after_scheme = memmem::find(url, b"://").map(|i| &url[i + 3..]).unwrap_or(url);
     match memchr::memchr(b'/', after_scheme) {
         Some(i) => (&after_scheme[..i], &after_scheme[i..]),
         None => (after_scheme, b"/"),
@@ -316,10 +289,7 @@ fn dict_value(hay: &[u8], key: &[u8]) -> Option<String> {
 fn after_token(hay: &[u8], key: &[u8]) -> Option<String> {
     let i = memmem::find(hay, key)? + key.len();
     let rest = &hay[i..];
-    let j = rest
-        .iter()
-        .position(|c| matches!(c, b' ' | b'\'' | b','))
-        .unwrap_or(rest.len());
+    let j = rest.iter().position(|c| matches!(c, b' ' | b'\'' | b',')).unwrap_or(rest.len());
     Some(String::from_utf8_lossy(&rest[..j]).into_owned())
 }
 
@@ -342,10 +312,7 @@ fn leading_f64(b: &[u8]) -> Option<f64> {
 }
 
 fn leading_u16(b: &[u8]) -> Option<u16> {
-    let end = b
-        .iter()
-        .position(|c| !c.is_ascii_digit())
-        .unwrap_or(b.len());
+    let end = b.iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len());
     std::str::from_utf8(&b[..end]).ok()?.parse().ok()
 }
 
@@ -357,14 +324,10 @@ mod tests {
     fn sending_line_with_percent_encoded_arn() {
         let msg = b"Sending http request: <AWSPreparedRequest stream_output=False, method=POST, url=https://bedrock-runtime.us-east-2.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-2%3A070797854596%3Ainference-profile%2Fus.meta.llama3-3-70b-instruct-v1%3A0/converse, headers={'User-Agent': b'Boto3/1.42.10 md/Botocore#1.42.10 cfg/retry-mode#legacy Botocore/1.42.10', 'amz-sdk-invocation-id': b'abc-1', 'amz-sdk-request': b'ttl=20261121T210023Z; attempt=2; max=5'}>";
         let (m, _) = parse_message(b"botocore.endpoint", msg);
-        let Message::Event(EventKind::Sending(s)) = m else {
-            panic!("{m:?}")
-        };
+        let Message::Event(EventKind::Sending(s)) = m else { panic!("{m:?}") };
         assert_eq!(
             s.model_id.as_deref(),
-            Some(
-                "arn:aws:bedrock:us-east-2:070797854596:inference-profile/us.meta.llama3-3-70b-instruct-v1:0"
-            )
+            Some("arn:aws:bedrock:us-east-2:070797854596:inference-profile/us.meta.llama3-3-70b-instruct-v1:0")
         );
         assert_eq!(s.operation.as_deref(), Some("converse"));
         assert_eq!((s.attempt, s.max_attempts), (Some(2), Some(5)));
@@ -379,21 +342,12 @@ mod tests {
             b"urllib3.connectionpool",
             b"https://bedrock-runtime.us-east-2.amazonaws.com:443 \"POST /model/x/converse HTTP/1.1\" 429 64",
         );
-        assert!(matches!(
-            m,
-            Message::Event(EventKind::HttpResponse { status: 429, .. })
-        ));
+        assert!(matches!(m, Message::Event(EventKind::HttpResponse { status: 429, .. })));
         let (m, _) = parse_message(
             b"botocore.vendored.requests.packages.urllib3.connectionpool",
             b"Starting new HTTPS connection (12): h.example.com:443",
         );
-        assert_eq!(
-            m,
-            Message::Event(EventKind::NewConnection {
-                number: 12,
-                host: "h.example.com:443".into()
-            })
-        );
+        assert_eq!(m, Message::Event(EventKind::NewConnection { number: 12, host: "h.example.com:443".into() }));
     }
 
     #[test]

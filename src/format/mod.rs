@@ -71,16 +71,8 @@ pub struct ParseOptions {
 const MAX_WARNINGS: usize = 20;
 
 enum LineKind {
-    Record {
-        format: usize,
-        ts_ms: Option<i64>,
-        thread: Option<String>,
-        message: Message,
-        continuation: Continuation,
-    },
-    Other {
-        traceback_start: bool,
-    },
+    Record { format: usize, ts_ms: Option<i64>, thread: Option<String>, message: Message, continuation: Continuation },
+    Other { traceback_start: bool },
 }
 
 struct Parsed {
@@ -113,11 +105,7 @@ pub fn parse_source(
     let mut preferred: Option<usize> = None;
     let mut lines = LineReader::new(reader);
     let mut batch = LineBatch::default();
-    let batch_bytes = if opts.batch_bytes == 0 {
-        4 << 20
-    } else {
-        opts.batch_bytes
-    };
+    let batch_bytes = if opts.batch_bytes == 0 { 4 << 20 } else { opts.batch_bytes };
     let mut state = Accounting::default();
     let mut first = true;
     let mut extra_warnings = 0u64;
@@ -139,12 +127,7 @@ pub fn parse_source(
                     &mut extra_warnings,
                 );
                 report.error = Some(
-                    SourceError::Read {
-                        input: input.name.clone(),
-                        line: line_no,
-                        message: e.to_string(),
-                    }
-                    .to_string(),
+                    SourceError::Read { input: input.name.clone(), line: line_no, message: e.to_string() }.to_string(),
                 );
                 break;
             }
@@ -156,10 +139,7 @@ pub fn parse_source(
             first = false;
             let head = &batch.data[..batch.data.len().min(8192)];
             if let Some(offset) = memchr::memchr(0, head) {
-                return Err(SourceError::Binary {
-                    input: input.name.clone(),
-                    offset: offset as u64,
-                });
+                return Err(SourceError::Binary { input: input.name.clone(), offset: offset as u64 });
             }
         }
         process_batch(
@@ -175,10 +155,7 @@ pub fn parse_source(
         );
     }
     if extra_warnings > 0 {
-        report.warnings.push(format!(
-            "{}: {extra_warnings} more warnings not shown",
-            input.name
-        ));
+        report.warnings.push(format!("{}: {extra_warnings} more warnings not shown", input.name));
     }
     if report.lines.lines_read == 0 && report.error.is_none() {
         report.warnings.push(format!("{}: empty input", input.name));
@@ -189,12 +166,7 @@ pub fn parse_source(
             input.name, report.lines.unrecognized
         ));
     }
-    report.formats = formats
-        .iter()
-        .zip(format_counts)
-        .filter(|(_, n)| *n > 0)
-        .map(|(f, n)| (f.name(), n))
-        .collect();
+    report.formats = formats.iter().zip(format_counts).filter(|(_, n)| *n > 0).map(|(f, n)| (f.name(), n)).collect();
     Ok(report)
 }
 
@@ -232,11 +204,7 @@ fn process_batch(
                 counts[format] += 1;
             }
         }
-        if let Some((i, n)) = counts
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, n)| (**n, usize::MAX - *i))
-        {
+        if let Some((i, n)) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - *i)) {
             if *n > 0 {
                 *preferred = Some(i);
             }
@@ -258,10 +226,7 @@ fn process_batch(
             if report.lines.invalid_utf8 == 1 {
                 warn(
                     report,
-                    format!(
-                        "{}:{line_no}: invalid UTF-8 (first such line; parsed where possible)",
-                        report.name
-                    ),
+                    format!("{}:{line_no}: invalid UTF-8 (first such line; parsed where possible)", report.name),
                 );
             }
         }
@@ -270,22 +235,12 @@ fn process_batch(
             report.lines.oversized += 1;
             warn(
                 report,
-                format!(
-                    "{}:{line_no}: line longer than {} bytes skipped",
-                    report.name,
-                    crate::source::MAX_LINE_BYTES
-                ),
+                format!("{}:{line_no}: line longer than {} bytes skipped", report.name, crate::source::MAX_LINE_BYTES),
             );
             continue;
         }
         match p.kind {
-            LineKind::Record {
-                format,
-                ts_ms,
-                thread,
-                message,
-                continuation,
-            } => {
+            LineKind::Record { format, ts_ms, thread, message, continuation } => {
                 format_counts[format] += 1;
                 state.continuation = Some(continuation);
                 state.in_traceback = false;
@@ -293,15 +248,7 @@ fn process_batch(
                     Message::Event(kind) => {
                         report.lines.parsed += 1;
                         state.record_parsed = Some(true);
-                        sink.event(
-                            index,
-                            Event {
-                                line: line_no,
-                                ts_ms,
-                                thread,
-                                kind,
-                            },
-                        );
+                        sink.event(index, Event { line: line_no, ts_ms, thread, kind });
                     }
                     Message::Noise => {
                         report.lines.noise += 1;
@@ -332,29 +279,19 @@ fn process_batch(
 
 fn parse_line(line: &[u8], formats: &[LineFormat], preferred: Option<usize>) -> Parsed {
     let invalid_utf8 = !line.is_ascii() && std::str::from_utf8(line).is_err();
-    let order = preferred
-        .into_iter()
-        .chain((0..formats.len()).filter(move |i| Some(*i) != preferred));
+    let order = preferred.into_iter().chain((0..formats.len()).filter(move |i| Some(*i) != preferred));
     for fi in order {
         if let Some(p) = formats[fi].split(line) {
             let (message, continuation) = botocore::parse_message(p.logger, p.message);
             let thread = p.thread.map(|t| String::from_utf8_lossy(t).into_owned());
             return Parsed {
-                kind: LineKind::Record {
-                    format: fi,
-                    ts_ms: p.ts_ms,
-                    thread,
-                    message,
-                    continuation,
-                },
+                kind: LineKind::Record { format: fi, ts_ms: p.ts_ms, thread, message, continuation },
                 invalid_utf8,
             };
         }
     }
     Parsed {
-        kind: LineKind::Other {
-            traceback_start: line.starts_with(b"Traceback (most recent call last):"),
-        },
+        kind: LineKind::Other { traceback_start: line.starts_with(b"Traceback (most recent call last):") },
         invalid_utf8,
     }
 }

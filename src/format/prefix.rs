@@ -43,12 +43,7 @@ pub enum FormatName {
 impl LineFormat {
     /// The built-in formats, in the order they are tried.
     pub fn builtins() -> [LineFormat; 4] {
-        [
-            LineFormat::AwsCli,
-            LineFormat::BotocoreSession,
-            LineFormat::SetStreamLogger,
-            LineFormat::BasicConfig,
-        ]
+        [LineFormat::AwsCli, LineFormat::BotocoreSession, LineFormat::SetStreamLogger, LineFormat::BasicConfig]
     }
 
     /// This format's reported name.
@@ -83,16 +78,8 @@ impl LineFormat {
                 let rest = rest.strip_prefix(b"[")?;
                 let close = memchr::memchr(b']', rest)?;
                 let level = level(&rest[..close])?;
-                let message = rest[close + 1..]
-                    .strip_prefix(b" ")
-                    .unwrap_or(&rest[close + 1..]);
-                Some(Prefix {
-                    ts_ms: Some(ts),
-                    thread: None,
-                    logger,
-                    level,
-                    message,
-                })
+                let message = rest[close + 1..].strip_prefix(b" ").unwrap_or(&rest[close + 1..]);
+                Some(Prefix { ts_ms: Some(ts), thread: None, logger, level, message })
             }
             LineFormat::BotocoreSession | LineFormat::AwsCli => {
                 let ts = parse_asctime(line)?;
@@ -100,24 +87,12 @@ impl LineFormat {
                 let (a, rest) = split_dash(rest)?;
                 let (b, rest2) = split_dash(rest)?;
                 if let (LineFormat::BotocoreSession, Some(level)) = (self, level(b)) {
-                    return Some(Prefix {
-                        ts_ms: Some(ts),
-                        thread: None,
-                        logger: a,
-                        level,
-                        message: rest2,
-                    });
+                    return Some(Prefix { ts_ms: Some(ts), thread: None, logger: a, level, message: rest2 });
                 }
                 if let LineFormat::AwsCli = self {
                     let (c, message) = split_dash(rest2)?;
                     let level = level(c)?;
-                    return Some(Prefix {
-                        ts_ms: Some(ts),
-                        thread: Some(a),
-                        logger: b,
-                        level,
-                        message,
-                    });
+                    return Some(Prefix { ts_ms: Some(ts), thread: Some(a), logger: b, level, message });
                 }
                 None
             }
@@ -130,13 +105,7 @@ impl LineFormat {
                 if logger.is_empty() || logger.contains(&b' ') {
                     return None;
                 }
-                Some(Prefix {
-                    ts_ms: None,
-                    thread: None,
-                    logger,
-                    level,
-                    message: &rest[c2 + 1..],
-                })
+                Some(Prefix { ts_ms: None, thread: None, logger, level, message: &rest[c2 + 1..] })
             }
             LineFormat::Custom(c) => c.split(line),
         }
@@ -199,15 +168,8 @@ pub fn parse_asctime(b: &[u8]) -> Option<i64> {
         let c = b[i];
         c.is_ascii_digit().then(|| (c - b'0') as i64)
     };
-    let n = |i: usize, len: usize| -> Option<i64> {
-        (i..i + len).try_fold(0i64, |acc, j| Some(acc * 10 + d(j)?))
-    };
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b' '
-        || b[13] != b':'
-        || b[16] != b':'
-        || !matches!(b[19], b',' | b'.')
+    let n = |i: usize, len: usize| -> Option<i64> { (i..i + len).try_fold(0i64, |acc, j| Some(acc * 10 + d(j)?)) };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' || !matches!(b[19], b',' | b'.')
     {
         return None;
     }
@@ -264,10 +226,7 @@ impl CustomFormat {
     /// `%(name)s` and `%(message)s`; `%(asctime)s` must use the default date
     /// format. Other attributes match loosely.
     pub fn new(format: &str) -> Result<Self, ConfigError> {
-        let err = |reason: &str| ConfigError::LogFormat {
-            format: format.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| ConfigError::LogFormat { format: format.to_string(), reason: reason.to_string() };
         let attr = Regex::new(r"%\((\w+)\)-?\d*(?:\.\d+)?[sdfr]").expect("static regex");
         let mut pattern = String::from("^");
         let mut last = 0;
@@ -280,11 +239,7 @@ impl CustomFormat {
             last = whole.end();
             let first = seen.insert(name.to_string());
             let group = |re: &str| {
-                if first {
-                    format!("(?P<{name}>{re})")
-                } else {
-                    format!("(?:{re})")
-                }
+                if first { format!("(?P<{name}>{re})") } else { format!("(?:{re})") }
             };
             pattern.push_str(&match name {
                 "asctime" => group(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{3}"),
@@ -293,8 +248,9 @@ impl CustomFormat {
                 "name" => group(r"[^\s\[\]:]+"),
                 "message" => group(r".*"),
                 "threadName" => group(r".+?"),
-                "msecs" | "thread" | "process" | "lineno" | "relativeCreated" | "created"
-                | "levelno" => r"[\d.]+".to_string(),
+                "msecs" | "thread" | "process" | "lineno" | "relativeCreated" | "created" | "levelno" => {
+                    r"[\d.]+".to_string()
+                }
                 _ => r".*?".to_string(),
             });
         }
@@ -306,10 +262,7 @@ impl CustomFormat {
             }
         }
         let regex = Regex::new(&pattern).map_err(|e| err(&e.to_string()))?;
-        Ok(CustomFormat {
-            regex,
-            has_thread: seen.contains("threadName"),
-        })
+        Ok(CustomFormat { regex, has_thread: seen.contains("threadName") })
     }
 
     fn split<'a>(&self, line: &'a [u8]) -> Option<Prefix<'a>> {
@@ -337,14 +290,9 @@ mod tests {
         let p = LineFormat::SetStreamLogger
             .split(b"2025-04-07 07:22:26,519 botocore.retryhandler [DEBUG] retry needed, x")
             .unwrap();
-        assert_eq!(
-            (p.logger, p.message),
-            (&b"botocore.retryhandler"[..], &b"retry needed, x"[..])
-        );
+        assert_eq!((p.logger, p.message), (&b"botocore.retryhandler"[..], &b"retry needed, x"[..]));
         let p = LineFormat::AwsCli
-            .split(
-                b"2021-10-05 17:09:04,878 - MainThread - botocore.endpoint - DEBUG - Sending http",
-            )
+            .split(b"2021-10-05 17:09:04,878 - MainThread - botocore.endpoint - DEBUG - Sending http")
             .unwrap();
         assert_eq!(p.thread, Some(&b"MainThread"[..]));
         assert_eq!(p.logger, b"botocore.endpoint");
@@ -353,19 +301,14 @@ mod tests {
                 .split(b"2021-10-05 17:09:04,878 - MainThread - botocore.endpoint - DEBUG - x")
                 .is_none()
         );
-        let p = LineFormat::BotocoreSession
-            .split(b"2021-10-05 17:09:04,878 - botocore.endpoint - DEBUG - a - b")
-            .unwrap();
+        let p =
+            LineFormat::BotocoreSession.split(b"2021-10-05 17:09:04,878 - botocore.endpoint - DEBUG - a - b").unwrap();
         assert_eq!(p.message, b"a - b");
         let p = LineFormat::BasicConfig
             .split(b"DEBUG:urllib3.connectionpool:Starting new HTTPS connection (1): h:443")
             .unwrap();
         assert_eq!(p.logger, b"urllib3.connectionpool");
-        assert!(
-            LineFormat::BasicConfig
-                .split(b"b'{\"message\":\"x\"}'")
-                .is_none()
-        );
+        assert!(LineFormat::BasicConfig.split(b"b'{\"message\":\"x\"}'").is_none());
     }
 
     #[test]
@@ -377,12 +320,8 @@ mod tests {
 
     #[test]
     fn custom_format() {
-        let f =
-            CustomFormat::new("%(asctime)s [%(threadName)s] %(levelname)-8s %(name)s: %(message)s")
-                .unwrap();
-        let p = f
-            .split(b"2026-11-21 21:00:21,465 [worker-1] DEBUG    botocore.endpoint: hello")
-            .unwrap();
+        let f = CustomFormat::new("%(asctime)s [%(threadName)s] %(levelname)-8s %(name)s: %(message)s").unwrap();
+        let p = f.split(b"2026-11-21 21:00:21,465 [worker-1] DEBUG    botocore.endpoint: hello").unwrap();
         assert_eq!(p.thread, Some(&b"worker-1"[..]));
         assert_eq!(p.message, b"hello");
         assert!(CustomFormat::new("%(message)s").is_err());

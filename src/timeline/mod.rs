@@ -134,10 +134,9 @@ impl Outcome {
         match self {
             Outcome::Throttled { .. } => RetryCauseClass::Throttle,
             Outcome::ServerError { .. } => RetryCauseClass::ServerError,
-            Outcome::Transport {
-                error: TransportError::ReadTimeout | TransportError::ConnectTimeout,
-                ..
-            } => RetryCauseClass::Timeout,
+            Outcome::Transport { error: TransportError::ReadTimeout | TransportError::ConnectTimeout, .. } => {
+                RetryCauseClass::Timeout
+            }
             Outcome::Transport { .. } | Outcome::NoResponse => RetryCauseClass::Reset,
             _ => RetryCauseClass::Other,
         }
@@ -170,6 +169,11 @@ pub struct Attempt {
     pub connection_line: Option<u64>,
     /// Line of the response, or of the retry decision that closed it.
     pub end_line: Option<u64>,
+    /// Some event without ids (response, headers) was attached to this
+    /// attempt by log order while other calls in the same thread key were
+    /// waiting for the same kind of event: right in the usual interleaving,
+    /// but not proven by an id.
+    pub attributed_by_order: bool,
     #[serde(skip)]
     tentative: Option<PooledConn>,
     #[serde(skip)]
@@ -252,10 +256,7 @@ impl Call {
 
     /// The request id of the last attempt that has one.
     pub fn request_id(&self) -> Option<&str> {
-        self.attempts
-            .iter()
-            .rev()
-            .find_map(|a| a.request_id.as_deref())
+        self.attempts.iter().rev().find_map(|a| a.request_id.as_deref())
     }
 }
 
@@ -322,10 +323,7 @@ impl EventSink for TimelineBuilder {
 impl TimelineBuilder {
     /// A builder for source `source`.
     pub fn new(source: usize) -> Self {
-        TimelineBuilder {
-            source,
-            ..Default::default()
-        }
+        TimelineBuilder { source, ..Default::default() }
     }
 
     /// Feeds one event, in log order.
@@ -335,9 +333,7 @@ impl TimelineBuilder {
         }
         let key = ev.thread.clone().unwrap_or_default();
         match ev.kind {
-            EventKind::TimeoutSetting { connect_s, read_s } => {
-                self.timeouts = Some((connect_s, read_s))
-            }
+            EventKind::TimeoutSetting { connect_s, read_s } => self.timeouts = Some((connect_s, read_s)),
             EventKind::MakingRequest { operation } => {
                 self.threads.entry(key).or_default().pending_operation = Some(operation);
             }
@@ -346,10 +342,7 @@ impl TimelineBuilder {
                 if let Some((c, a)) = self.latest_open(&key, |a| !a.conn_resolved && !a.answered) {
                     let at = &mut self.calls[c].attempts[a];
                     if let Some(t) = at.tentative.take() {
-                        self.pools
-                            .entry(at.pool_key.clone())
-                            .or_default()
-                            .undo_checkout(t);
+                        self.pools.entry(at.pool_key.clone()).or_default().undo_checkout(t);
                     }
                     at.connection = Connection::New { number };
                     at.conn_resolved = true;
@@ -362,9 +355,7 @@ impl TimelineBuilder {
                 if let Some((c, a)) = self.latest_open(&key, |a| !a.conn_resolved && !a.answered) {
                     let at = &mut self.calls[c].attempts[a];
                     let t = at.tentative;
-                    at.connection = Connection::ResetAfterDrop {
-                        number: t.and_then(|t| t.number),
-                    };
+                    at.connection = Connection::ResetAfterDrop { number: t.and_then(|t| t.number) };
                     at.idle_gap_ms = idle(t, at.start_ms);
                     at.conn_resolved = true;
                     at.connection_line = Some(ev.line);
@@ -377,6 +368,7 @@ impl TimelineBuilder {
                     .oldest_open(&key, |a| !a.answered && a.path == path)
                     .or_else(|| self.oldest_open(&key, |a| !a.answered));
                 if let Some((c, a)) = target {
+                    self.flag_if_ambiguous(&key, |a| !a.answered && a.path == path);
                     resolve_reuse(&mut self.calls[c].attempts[a]);
                     let at = &mut self.calls[c].attempts[a];
                     at.answered = true;
@@ -385,19 +377,25 @@ impl TimelineBuilder {
                     at.outcome = status_outcome(status, None);
                     let number = connection_number(at.connection);
                     let pool_key = at.pool_key.clone();
-                    self.pools.entry(pool_key).or_default().checkin(PooledConn {
-                        number,
-                        returned_ms: ev.ts_ms,
-                    });
+                    self.pools.entry(pool_key).or_default().checkin(PooledConn { number, returned_ms: ev.ts_ms });
                 } else {
                     self.unattached += 1;
                 }
             }
-            EventKind::ResponseHeaders {
-                request_id,
-                error_type,
-            } => {
-                if let Some((c, a)) = self.latest_open(&key, |a| a.answered && !a.decided) {
+            EventKind::ResponseHeaders { request_id, error_type } => {
+                // botocore logs the headers twice for an error response; the
+                // repeat carries the same request id as the first.
+                let repeat = request_id.as_deref().and_then(|rid| {
+                    self.oldest_open(&key, |a| a.answered && !a.decided && a.request_id.as_deref() == Some(rid))
+                });
+                // Otherwise headers follow their status line within the same
+                // thread, so pair them first-in, first-out.
+                let fresh = |a: &Attempt| a.answered && !a.decided && a.request_id.is_none();
+                let target = repeat.or_else(|| self.oldest_open(&key, fresh));
+                if let Some((c, a)) = target {
+                    if repeat.is_none() {
+                        self.flag_if_ambiguous(&key, fresh);
+                    }
                     let at = &mut self.calls[c].attempts[a];
                     if at.request_id.is_none() {
                         at.request_id = request_id;
@@ -417,11 +415,7 @@ impl TimelineBuilder {
             }
             EventKind::RetryNeeded { cause } => {
                 if let Some((c, a)) = self.decide(&key, ev.line, ev.ts_ms, cause) {
-                    self.threads
-                        .entry(key)
-                        .or_default()
-                        .awaiting_delay
-                        .push_back((c, a));
+                    self.threads.entry(key).or_default().awaiting_delay.push_back((c, a));
                 }
             }
             EventKind::RetryDelay { delay_s } => {
@@ -433,11 +427,7 @@ impl TimelineBuilder {
                 };
                 if let Some((c, a)) = target {
                     self.calls[c].attempts[a].retry_delay_s = Some(delay_s);
-                    self.threads
-                        .entry(key)
-                        .or_default()
-                        .awaiting_sleep
-                        .push_back((c, a));
+                    self.threads.entry(key).or_default().awaiting_sleep.push_back((c, a));
                 }
             }
             EventKind::Sleeping { delay_s } => {
@@ -446,11 +436,7 @@ impl TimelineBuilder {
                     .awaiting_sleep
                     .iter()
                     .position(|&(c, a)| self.calls[c].attempts[a].retry_delay_s == Some(delay_s))
-                    .or(if st.awaiting_sleep.is_empty() {
-                        None
-                    } else {
-                        Some(0)
-                    });
+                    .or(if st.awaiting_sleep.is_empty() { None } else { Some(0) });
                 if let Some(p) = pos {
                     let (c, a) = st.awaiting_sleep.remove(p).expect("position in range");
                     let at = &mut self.calls[c].attempts[a];
@@ -475,8 +461,7 @@ impl TimelineBuilder {
                 }
                 if let Some((c, _)) = self.decide(&key, ev.line, ev.ts_ms, None) {
                     let call = &mut self.calls[c];
-                    call.exhausted =
-                        exhausted || !call.attempts.last().is_some_and(|a| a.outcome.is_success());
+                    call.exhausted = exhausted || !call.attempts.last().is_some_and(|a| a.outcome.is_success());
                 }
             }
             EventKind::PoolFull => {
@@ -499,10 +484,7 @@ impl TimelineBuilder {
         thread: Option<String>,
         s: crate::event::SendingRequest,
     ) {
-        let invocation_id = s
-            .invocation_id
-            .clone()
-            .unwrap_or_else(|| format!("line-{line}"));
+        let invocation_id = s.invocation_id.clone().unwrap_or_else(|| format!("line-{line}"));
         let pool_key = normalize_host(&s.host);
         let st = self.threads.entry(key.clone()).or_default();
         let pending_op = st.pending_operation.take();
@@ -513,8 +495,7 @@ impl TimelineBuilder {
                 self.calls.push(Call {
                     source: self.source,
                     invocation_id: invocation_id.clone(),
-                    operation: pending_op
-                        .or_else(|| s.operation.as_deref().map(operation_from_path)),
+                    operation: pending_op.or_else(|| s.operation.as_deref().map(operation_from_path)),
                     model_id: s.model_id.clone(),
                     host: pool_key.clone(),
                     thread,
@@ -530,8 +511,7 @@ impl TimelineBuilder {
                     attempts: Vec::new(),
                     exhausted: false,
                 });
-                self.by_invocation
-                    .insert(invocation_id, self.calls.len() - 1);
+                self.by_invocation.insert(invocation_id, self.calls.len() - 1);
                 self.calls.len() - 1
             }
         };
@@ -544,10 +524,7 @@ impl TimelineBuilder {
                     prev.end_ms = ts;
                     prev.outcome = Outcome::NoResponse;
                     resolve_reuse(prev);
-                    self.pools
-                        .entry(prev.pool_key.clone())
-                        .or_default()
-                        .discard();
+                    self.pools.entry(prev.pool_key.clone()).or_default().discard();
                 }
                 let pc = call_idx;
                 for q in [&mut st_mut(&mut self.threads, &key).open] {
@@ -555,9 +532,7 @@ impl TimelineBuilder {
                 }
             }
         }
-        let number = s
-            .attempt
-            .unwrap_or(self.calls[call_idx].attempts.len() as u32 + 1);
+        let number = s.attempt.unwrap_or(self.calls[call_idx].attempts.len() as u32 + 1);
         let tentative = self.pools.entry(pool_key.clone()).or_default().checkout();
         let call = &mut self.calls[call_idx];
         call.attempts.push(Attempt {
@@ -572,6 +547,7 @@ impl TimelineBuilder {
             start_line: line,
             connection_line: None,
             end_line: None,
+            attributed_by_order: false,
             tentative,
             conn_resolved: false,
             answered: false,
@@ -581,19 +557,11 @@ impl TimelineBuilder {
             pool_key,
         });
         let a = call.attempts.len() - 1;
-        st_mut(&mut self.threads, &key)
-            .open
-            .push_back((call_idx, a));
+        st_mut(&mut self.threads, &key).open.push_back((call_idx, a));
     }
 
     /// Closes the attempt a retry decision belongs to; returns it.
-    fn decide(
-        &mut self,
-        key: &str,
-        line: u64,
-        ts: Option<i64>,
-        cause: Option<RetryCause>,
-    ) -> Option<(usize, usize)> {
+    fn decide(&mut self, key: &str, line: u64, ts: Option<i64>, cause: Option<RetryCause>) -> Option<(usize, usize)> {
         let target = match cause {
             Some(RetryCause::Exception(_)) => None,
             _ => self.oldest_open(key, |a| a.answered && !a.decided),
@@ -607,10 +575,7 @@ impl TimelineBuilder {
             at.end_ms = ts;
             at.end_line = Some(line);
             at.outcome = match cause {
-                Some(RetryCause::Exception(error)) => Outcome::Transport {
-                    error,
-                    inferred: false,
-                },
+                Some(RetryCause::Exception(error)) => Outcome::Transport { error, inferred: false },
                 _ => Outcome::NoResponse,
             };
             let k = at.pool_key.clone();
@@ -622,19 +587,26 @@ impl TimelineBuilder {
 
     fn oldest_open(&self, key: &str, pred: impl Fn(&Attempt) -> bool) -> Option<(usize, usize)> {
         let st = self.threads.get(key)?;
-        st.open
-            .iter()
-            .copied()
-            .find(|&(c, a)| pred(&self.calls[c].attempts[a]))
+        st.open.iter().copied().find(|&(c, a)| pred(&self.calls[c].attempts[a]))
     }
 
     fn latest_open(&self, key: &str, pred: impl Fn(&Attempt) -> bool) -> Option<(usize, usize)> {
         let st = self.threads.get(key)?;
-        st.open
-            .iter()
-            .rev()
-            .copied()
-            .find(|&(c, a)| pred(&self.calls[c].attempts[a]))
+        st.open.iter().rev().copied().find(|&(c, a)| pred(&self.calls[c].attempts[a]))
+    }
+
+    /// When an event without ids could belong to several open attempts of a
+    /// thread key, flags all of them: whichever gets it, the pairing of the
+    /// whole group rests on log order, not on an id.
+    fn flag_if_ambiguous(&mut self, key: &str, pred: impl Fn(&Attempt) -> bool) {
+        let Some(st) = self.threads.get(key) else { return };
+        let group: Vec<(usize, usize)> =
+            st.open.iter().copied().filter(|&(c, a)| pred(&self.calls[c].attempts[a])).collect();
+        if group.len() > 1 {
+            for (c, a) in group {
+                self.calls[c].attempts[a].attributed_by_order = true;
+            }
+        }
     }
 
     fn latest_any(&self, key: &str) -> Option<(usize, usize)> {
@@ -666,40 +638,22 @@ impl TimelineBuilder {
                 if at.outcome == Outcome::NoResponse {
                     if let Some(d) = at.duration_s() {
                         if about(d, rt) {
-                            at.outcome = Outcome::Transport {
-                                error: TransportError::ReadTimeout,
-                                inferred: true,
-                            };
+                            at.outcome = Outcome::Transport { error: TransportError::ReadTimeout, inferred: true };
                         } else if matches!(at.connection, Connection::New { .. }) && about(d, ct) {
-                            at.outcome = Outcome::Transport {
-                                error: TransportError::ConnectTimeout,
-                                inferred: true,
-                            };
+                            at.outcome = Outcome::Transport { error: TransportError::ConnectTimeout, inferred: true };
                         }
                     }
                 }
             }
         }
-        let mut modes: Vec<String> = self
-            .calls
-            .iter()
-            .filter_map(|c| c.retry_mode.clone())
-            .collect();
+        let mut modes: Vec<String> = self.calls.iter().filter_map(|c| c.retry_mode.clone()).collect();
         modes.sort();
         modes.dedup();
-        let mut versions: Vec<String> = self
-            .calls
-            .iter()
-            .filter_map(|c| c.botocore_version.clone())
-            .collect();
+        let mut versions: Vec<String> = self.calls.iter().filter_map(|c| c.botocore_version.clone()).collect();
         versions.sort();
         versions.dedup();
         let notes = ClientNotes {
-            correlation: if self.saw_thread {
-                "thread_name"
-            } else {
-                "invocation_id_and_log_order"
-            },
+            correlation: if self.saw_thread { "thread_name" } else { "invocation_id_and_log_order" },
             pool_assumption: POOL_ASSUMPTION,
             timeouts_from: from,
             read_timeout_s: read,
@@ -720,24 +674,14 @@ fn st_mut<'a>(threads: &'a mut HashMap<String, ThreadState>, key: &str) -> &'a m
 /// starts when the request has been sent and the decision is logged a few ms
 /// after it fires, so allow 0.5 s below and 5% (at least 2 s) above.
 pub fn about(duration_s: f64, timeout_s: f64) -> bool {
-    timeout_s.is_finite()
-        && duration_s >= timeout_s - 0.5
-        && duration_s <= timeout_s + (timeout_s * 0.05).max(2.0)
+    timeout_s.is_finite() && duration_s >= timeout_s - 0.5 && duration_s <= timeout_s + (timeout_s * 0.05).max(2.0)
 }
 
 fn infer_timeouts(calls: &[Call]) -> (f64, f64, TimeoutSource) {
     let explicit: Vec<f64> = calls
         .iter()
         .flat_map(|c| &c.attempts)
-        .filter(|a| {
-            matches!(
-                a.outcome,
-                Outcome::Transport {
-                    error: TransportError::ReadTimeout,
-                    ..
-                }
-            )
-        })
+        .filter(|a| matches!(a.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. }))
         .filter_map(Attempt::duration_s)
         .collect();
     let silent: Vec<f64> = calls
@@ -747,23 +691,11 @@ fn infer_timeouts(calls: &[Call]) -> (f64, f64, TimeoutSource) {
         .filter_map(Attempt::duration_s)
         .filter(|d| *d >= 1.0)
         .collect();
-    let pick = if explicit.is_empty() {
-        silent
-    } else {
-        explicit
-    };
+    let pick = if explicit.is_empty() { silent } else { explicit };
     match median(&pick) {
         // Timeouts are configured in whole seconds in practice.
-        Some(m) => (
-            BOTOCORE_DEFAULT_TIMEOUT_S,
-            m.floor().max(1.0),
-            TimeoutSource::Inferred,
-        ),
-        None => (
-            BOTOCORE_DEFAULT_TIMEOUT_S,
-            BOTOCORE_DEFAULT_TIMEOUT_S,
-            TimeoutSource::DefaultAssumed,
-        ),
+        Some(m) => (BOTOCORE_DEFAULT_TIMEOUT_S, m.floor().max(1.0), TimeoutSource::Inferred),
+        None => (BOTOCORE_DEFAULT_TIMEOUT_S, BOTOCORE_DEFAULT_TIMEOUT_S, TimeoutSource::DefaultAssumed),
     }
 }
 
@@ -775,11 +707,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 fn resolve_reuse(at: &mut Attempt) {
@@ -788,9 +716,7 @@ fn resolve_reuse(at: &mut Attempt) {
     }
     at.conn_resolved = true;
     let t = at.tentative;
-    at.connection = Connection::Reused {
-        number: t.and_then(|t| t.number),
-    };
+    at.connection = Connection::Reused { number: t.and_then(|t| t.number) };
     at.idle_gap_ms = idle(t, at.start_ms);
 }
 
@@ -826,10 +752,7 @@ fn status_outcome(status: u16, code: Option<String>) -> Outcome {
 }
 
 fn normalize_host(host: &str) -> String {
-    host.strip_suffix(":443")
-        .or_else(|| host.strip_suffix(":80"))
-        .unwrap_or(host)
-        .to_string()
+    host.strip_suffix(":443").or_else(|| host.strip_suffix(":80")).unwrap_or(host).to_string()
 }
 
 fn operation_from_path(suffix: &str) -> String {

@@ -40,10 +40,7 @@ impl Default for Pool {
 impl Pool {
     /// A pool of `max` empty slots, as urllib3 creates it.
     pub fn new(max: usize) -> Self {
-        Pool {
-            slots: vec![None; max],
-            max,
-        }
+        Pool { slots: vec![None; max], max }
     }
 
     /// Takes the top slot: `Some` is the connection urllib3 would reuse,
@@ -90,10 +87,7 @@ mod tests {
     use super::*;
 
     fn c(n: u32, t: i64) -> PooledConn {
-        PooledConn {
-            number: Some(n),
-            returned_ms: Some(t),
-        }
+        PooledConn { number: Some(n), returned_ms: Some(t) }
     }
 
     #[test]
