@@ -1,7 +1,7 @@
 //! Sources: turning command-line INPUTs into readable byte streams.
 //!
-//! An INPUT is a file, a folder (searched recursively), a glob, or `-` for
-//! stdin. Compression is sniffed from the first bytes, never from the file
+//! An INPUT is a file, a folder (searched recursively, skipping hidden
+//! entries), a glob, or `-` for stdin. Compression is sniffed from the first bytes, never from the file
 //! name, and gzip is always read with a multi-member decoder because Firehose
 //! and CloudWatch deliveries concatenate members.
 
@@ -67,6 +67,8 @@ pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
             let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&path)
                 .follow_links(true)
                 .into_iter()
+                // Like ripgrep, skip hidden files and folders (.git, .venv, ...).
+                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
                 .filter_map(|e| match e {
                     Ok(e) if e.file_type().is_file() => Some(e.into_path()),
                     Ok(_) => None,

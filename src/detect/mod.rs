@@ -62,7 +62,8 @@ pub struct Finding {
     pub impact_seconds: f64,
     /// Concrete changes that remove the problem.
     pub fix: Vec<String>,
-    /// The numbers and evidence, by kind.
+    /// The numbers and evidence, by kind (flattened into the finding in JSON).
+    #[serde(flatten)]
     pub detail: FindingDetail,
 }
 
