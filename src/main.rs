@@ -93,10 +93,10 @@ fn run() -> anyhow::Result<ExitCode> {
                 Format::Json => bfx::render::json(&analysis),
             };
             let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e).context("writing the report");
-                }
+            if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e).context("writing the report");
             }
             for e in &analysis.errors {
                 eprintln!("bfx: {e}");

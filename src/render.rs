@@ -128,7 +128,7 @@ fn render_finding(out: &mut String, f: &Finding) {
                             opt_s(h.caller_latency_s),
                             h.slowdown_vs_median.map(|x| format!(" ({x}×)")).unwrap_or_default()
                         )),
-                        Cell::new(h.evidence.iter().map(|e| e.at.as_str()).collect::<Vec<_>>().join("\n")),
+                        Cell::new(evidence_cell(&h.evidence)),
                     ]);
                 }
                 out.push_str(&t.to_string());
@@ -176,4 +176,20 @@ fn render_finding(out: &mut String, f: &Finding) {
         out.push_str(&format!("   fix: {fix}\n"));
     }
     out.push('\n');
+}
+
+/// `file:12` then `  hang :40`, `  retry :57`: the file once, then lines.
+fn evidence_cell(evidence: &[crate::detect::Evidence]) -> String {
+    let mut out = Vec::new();
+    let mut last_file = None;
+    for e in evidence {
+        let (file, line) = e.at.rsplit_once(':').unwrap_or((e.at.as_str(), ""));
+        if last_file == Some(file) {
+            out.push(format!("{} :{line}", e.role));
+        } else {
+            out.push(format!("{}\n{} :{line}", file, e.role));
+            last_file = Some(file);
+        }
+    }
+    out.join("\n")
 }

@@ -24,6 +24,10 @@ pub struct HiddenRetriesDetail {
     pub sleep_s: f64,
     /// Seconds spent in attempts that failed and were retried.
     pub failed_attempt_s: f64,
+    /// Of `failed_attempt_s` and `sleep_s`, the seconds spent on stale-socket
+    /// hangs and their backoff, which the stale-socket finding reports; they
+    /// are left out of this finding's impact so no second is ranked twice.
+    pub stale_socket_s: f64,
     /// Calls that ended in failure after retrying (retries exhausted).
     pub exhausted_calls: usize,
     /// By cause of the failed attempt.
@@ -89,7 +93,7 @@ impl Detector for HiddenRetriesDetector {
         let mut by: BTreeMap<RetryCauseClass, Acc> = BTreeMap::new();
         let mut listed = Vec::new();
         let (mut with_retries, mut extra, mut exhausted) = (0, 0, 0);
-        let (mut sleep_total, mut failed_total) = (0.0, 0.0);
+        let (mut sleep_total, mut failed_total, mut stale_total) = (0.0, 0.0, 0.0);
         for call in input.calls {
             let n = call.attempts.len();
             let failures: Vec<_> = call.attempts.iter().filter(|a| !a.outcome.is_success()).collect();
@@ -113,6 +117,9 @@ impl Detector for HiddenRetriesDetector {
                     let d = at.duration_s().unwrap_or(0.0);
                     acc.failed += d;
                     failed_total += d;
+                    if super::stale_socket::is_stale_hang(call, i, input.settings.idle_threshold_s) {
+                        stale_total += d + s;
+                    }
                 } else {
                     acc.final_failures += 1;
                 }
@@ -163,7 +170,7 @@ impl Detector for HiddenRetriesDetector {
                 failed_attempt_s: ms(a.failed),
             })
             .collect();
-        let impact = ms(sleep_total + failed_total);
+        let impact = ms(sleep_total + failed_total - stale_total);
         let summary: Vec<String> =
             by_cause.iter().filter(|r| r.retries > 0).map(|r| format!("{} {}", r.retries, r.cause)).collect();
         let title = if with_retries == 0 {
@@ -205,6 +212,7 @@ impl Detector for HiddenRetriesDetector {
                 extra_attempts: extra,
                 sleep_s: ms(sleep_total),
                 failed_attempt_s: ms(failed_total),
+                stale_socket_s: ms(stale_total),
                 exhausted_calls: exhausted,
                 by_cause,
                 listed_calls: listed,

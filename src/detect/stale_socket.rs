@@ -75,6 +75,19 @@ pub struct StaleSocketHit {
     pub evidence: Vec<Evidence>,
 }
 
+/// Whether attempt `i` of `call` is a stale-socket hang: a read timeout
+/// lasting about read_timeout, on a reused connection idle at least
+/// `idle_threshold_s`, followed by a retry on a new connection.
+pub fn is_stale_hang(call: &Call, i: usize, idle_threshold_s: f64) -> bool {
+    let at = &call.attempts[i];
+    let threshold_ms = (idle_threshold_s * 1000.0).round() as i64;
+    matches!(at.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. })
+        && at.duration_s().is_some_and(|d| crate::timeline::about(d, call.read_timeout_s))
+        && at.connection.is_reused()
+        && at.idle_gap_ms.is_some_and(|g| g >= threshold_ms)
+        && call.attempts.get(i + 1).is_some_and(|n| matches!(n.connection, Connection::New { .. }))
+}
+
 impl Detector for StaleSocketDetector {
     fn kind(&self) -> &'static str {
         "stale_socket"
@@ -96,25 +109,15 @@ impl Detector for StaleSocketDetector {
             let mut hit_in_call = None;
             for (i, at) in call.attempts.iter().enumerate() {
                 let long_idle = at.idle_gap_ms.is_some_and(|g| g >= threshold_ms);
-                let read_timeout = matches!(at.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. })
-                    && at.duration_s().is_some_and(|d| crate::timeline::about(d, call.read_timeout_s));
-                if !read_timeout {
-                    if long_idle && at.connection.is_reused() && at.outcome.is_success() {
-                        long_idle_ok += 1;
+                let read_timeout = matches!(at.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. });
+                if is_stale_hang(call, i, input.settings.idle_threshold_s) {
+                    if hit_in_call.is_none() {
+                        hit_in_call = Some(hit(input, call, i, median_normal));
                     }
-                    if matches!(at.outcome, Outcome::Transport { error: TransportError::ReadTimeout, .. }) {
-                        other_read_timeouts += 1;
-                    }
-                    continue;
-                }
-                let next = call.attempts.get(i + 1);
-                let retried_on_new = next.is_some_and(|n| matches!(n.connection, Connection::New { .. }));
-                if !(at.connection.is_reused() && long_idle && retried_on_new) {
+                } else if read_timeout {
                     other_read_timeouts += 1;
-                    continue;
-                }
-                if hit_in_call.is_none() {
-                    hit_in_call = Some(hit(input, call, i, median_normal));
+                } else if long_idle && at.connection.is_reused() && at.outcome.is_success() {
+                    long_idle_ok += 1;
                 }
             }
             if let Some(h) = hit_in_call {

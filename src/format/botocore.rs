@@ -53,10 +53,10 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                     let inner = &msg[i + 13..];
                     let end = memchr::memchr(b')', inner).unwrap_or(inner.len());
                     let mut parts = inner[..end].split(|&c| c == b',');
-                    if let (Some(c), Some(r)) = (parts.next(), parts.next()) {
-                        if let (Some(connect_s), Some(read_s)) = (leading_f64(trim(c)), leading_f64(trim(r))) {
-                            return (ev(EventKind::TimeoutSetting { connect_s, read_s }), TracebackOnly);
-                        }
+                    if let (Some(c), Some(r)) = (parts.next(), parts.next())
+                        && let (Some(connect_s), Some(read_s)) = (leading_f64(trim(c)), leading_f64(trim(r)))
+                    {
+                        return (ev(EventKind::TimeoutSetting { connect_s, read_s }), TracebackOnly);
                     }
                 }
             } else if msg.starts_with(b"Exception received when sending") {
@@ -104,10 +104,10 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                 let cause = Some(RetryCause::Exception(transport_error(rest)));
                 return (ev(EventKind::RetryNeeded { cause }), Any);
             }
-            if let Some(rest) = msg.strip_prefix(b"Retry needed, action of: ") {
-                if let Some(delay_s) = leading_f64(rest) {
-                    return (ev(EventKind::RetryDelay { delay_s }), TracebackOnly);
-                }
+            if let Some(rest) = msg.strip_prefix(b"Retry needed, action of: ")
+                && let Some(delay_s) = leading_f64(rest)
+            {
+                return (ev(EventKind::RetryDelay { delay_s }), TracebackOnly);
             }
             if msg.starts_with(b"No retry needed") {
                 return (ev(EventKind::NoRetry { exhausted: false }), TracebackOnly);
@@ -118,10 +118,10 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
             (Message::Noise, TracebackOnly)
         }
         Some(Logger::RetriesStandard) => {
-            if let Some(rest) = msg.strip_prefix(b"Retry needed, retrying request after delay of: ") {
-                if let Some(delay_s) = leading_f64(rest) {
-                    return (ev(EventKind::RetryDelay { delay_s }), TracebackOnly);
-                }
+            if let Some(rest) = msg.strip_prefix(b"Retry needed, retrying request after delay of: ")
+                && let Some(delay_s) = leading_f64(rest)
+            {
+                return (ev(EventKind::RetryDelay { delay_s }), TracebackOnly);
             }
             if msg.starts_with(b"Not retrying request") {
                 return (ev(EventKind::NoRetry { exhausted: false }), TracebackOnly);

@@ -89,12 +89,24 @@ pub fn parse_source(
     sink: &mut dyn EventSink,
 ) -> Result<SourceReport, SourceError> {
     let (reader, compression) = crate::source::open(input)?;
+    parse_reader(index, &input.name, reader, compression, opts, sink)
+}
+
+/// Parses an already opened, decompressed byte stream named `name`.
+pub fn parse_reader(
+    index: usize,
+    name: &str,
+    reader: Box<dyn std::io::BufRead + Send + '_>,
+    compression: Compression,
+    opts: &ParseOptions,
+    sink: &mut dyn EventSink,
+) -> Result<SourceReport, SourceError> {
     let formats: Vec<LineFormat> = match &opts.custom {
         Some(f) => vec![f.clone()],
         None => LineFormat::builtins().to_vec(),
     };
     let mut report = SourceReport {
-        name: input.name.clone(),
+        name: name.to_string(),
         compression,
         formats: Vec::new(),
         lines: LineAccount::default(),
@@ -127,7 +139,7 @@ pub fn parse_source(
                     &mut extra_warnings,
                 );
                 report.error = Some(
-                    SourceError::Read { input: input.name.clone(), line: line_no, message: e.to_string() }.to_string(),
+                    SourceError::Read { input: name.to_string(), line: line_no, message: e.to_string() }.to_string(),
                 );
                 break;
             }
@@ -139,7 +151,7 @@ pub fn parse_source(
             first = false;
             let head = &batch.data[..batch.data.len().min(8192)];
             if let Some(offset) = memchr::memchr(0, head) {
-                return Err(SourceError::Binary { input: input.name.clone(), offset: offset as u64 });
+                return Err(SourceError::Binary { input: name.to_string(), offset: offset as u64 });
             }
         }
         process_batch(
@@ -155,15 +167,15 @@ pub fn parse_source(
         );
     }
     if extra_warnings > 0 {
-        report.warnings.push(format!("{}: {extra_warnings} more warnings not shown", input.name));
+        report.warnings.push(format!("{name}: {extra_warnings} more warnings not shown"));
     }
     if report.lines.lines_read == 0 && report.error.is_none() {
-        report.warnings.push(format!("{}: empty input", input.name));
+        report.warnings.push(format!("{name}: empty input"));
     } else if report.lines.parsed + report.lines.noise == 0 {
         report.warnings.push(format!(
             "{}: no Python logging record in a known format ({} lines unrecognized); \
              not a botocore/urllib3 DEBUG log, or pass --log-format",
-            input.name, report.lines.unrecognized
+            name, report.lines.unrecognized
         ));
     }
     report.formats = formats.iter().zip(format_counts).filter(|(_, n)| *n > 0).map(|(f, n)| (f.name(), n)).collect();
@@ -204,10 +216,10 @@ fn process_batch(
                 counts[format] += 1;
             }
         }
-        if let Some((i, n)) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - *i)) {
-            if *n > 0 {
-                *preferred = Some(i);
-            }
+        if let Some((i, n)) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - *i))
+            && *n > 0
+        {
+            *preferred = Some(i);
         }
     }
     let mut warn = |report: &mut SourceReport, msg: String| {
@@ -283,7 +295,11 @@ fn parse_line(line: &[u8], formats: &[LineFormat], preferred: Option<usize>) -> 
     for fi in order {
         if let Some(p) = formats[fi].split(line) {
             let (message, continuation) = botocore::parse_message(p.logger, p.message);
-            let thread = p.thread.map(|t| String::from_utf8_lossy(t).into_owned());
+            // Only events need the thread; most records are noise.
+            let thread = match message {
+                Message::Event(_) => p.thread.map(|t| String::from_utf8_lossy(t).into_owned()),
+                Message::Noise => None,
+            };
             return Parsed {
                 kind: LineKind::Record { format: fi, ts_ms: p.ts_ms, thread, message, continuation },
                 invalid_utf8,

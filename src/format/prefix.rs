@@ -255,7 +255,7 @@ impl CustomFormat {
             });
         }
         pattern.push_str(&regex::escape(&format[last..]));
-        pattern.push_str("$");
+        pattern.push('$');
         for required in ["name", "message", "levelname"] {
             if !seen.contains(required) {
                 return Err(err(&format!("must contain %({required})s")));

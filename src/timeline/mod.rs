@@ -517,19 +517,20 @@ impl TimelineBuilder {
         };
         // A previous attempt left undecided (its lines were filtered out or
         // lost): it ended no later than this send.
-        if let Some(prev) = self.calls[call_idx].attempts.last_mut() {
-            if !prev.decided {
-                prev.decided = true;
-                if !prev.answered {
-                    prev.end_ms = ts;
-                    prev.outcome = Outcome::NoResponse;
-                    resolve_reuse(prev);
-                    self.pools.entry(prev.pool_key.clone()).or_default().discard();
-                }
-                let pc = call_idx;
-                for q in [&mut st_mut(&mut self.threads, &key).open] {
-                    q.retain(|&(c, _)| c != pc);
-                }
+        if let Some(prev) = self.calls[call_idx].attempts.last_mut()
+            && !prev.decided
+        {
+            prev.decided = true;
+            if !prev.answered {
+                prev.end_ms = ts;
+                prev.outcome = Outcome::NoResponse;
+                resolve_reuse(prev);
+                self.pools.entry(prev.pool_key.clone()).or_default().discard();
+            }
+            let pc = call_idx;
+            {
+                let q = &mut st_mut(&mut self.threads, &key).open;
+                q.retain(|&(c, _)| c != pc);
             }
         }
         let number = s.attempt.unwrap_or(self.calls[call_idx].attempts.len() as u32 + 1);
@@ -635,13 +636,13 @@ impl TimelineBuilder {
             }
             let (rt, ct) = (call.read_timeout_s, call.connect_timeout_s);
             for at in &mut call.attempts {
-                if at.outcome == Outcome::NoResponse {
-                    if let Some(d) = at.duration_s() {
-                        if about(d, rt) {
-                            at.outcome = Outcome::Transport { error: TransportError::ReadTimeout, inferred: true };
-                        } else if matches!(at.connection, Connection::New { .. }) && about(d, ct) {
-                            at.outcome = Outcome::Transport { error: TransportError::ConnectTimeout, inferred: true };
-                        }
+                if at.outcome == Outcome::NoResponse
+                    && let Some(d) = at.duration_s()
+                {
+                    if about(d, rt) {
+                        at.outcome = Outcome::Transport { error: TransportError::ReadTimeout, inferred: true };
+                    } else if matches!(at.connection, Connection::New { .. }) && about(d, ct) {
+                        at.outcome = Outcome::Transport { error: TransportError::ConnectTimeout, inferred: true };
                     }
                 }
             }
