@@ -15,7 +15,12 @@ pub fn json(a: &Analysis) -> String {
 
 fn table() -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(120);
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    // On a terminal comfy-table fits its width; piped output gets a fixed
+    // width so that reports are identical wherever they are produced.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        t.set_width(120);
+    }
     t
 }
 

@@ -311,3 +311,26 @@ fn parse_line(line: &[u8], formats: &[LineFormat], preferred: Option<usize>) -> 
         invalid_utf8,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slicing bugs hide in prefix and message parsers: cut every line of real
+    /// logs at many positions and parse each piece.
+    #[test]
+    fn no_panic_on_any_truncation_of_real_lines() {
+        let formats = LineFormat::builtins().to_vec();
+        for name in ["stale_v140_legacy", "throttle_v144_standard", "stale_v144_standard", "throttle_v140_legacy"] {
+            let path = format!("{}/fixtures/botocore/{name}.log", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read(path).unwrap();
+            for line in text.split(|&b| b == b'\n') {
+                let step = (line.len() / 40).max(1);
+                for cut in (0..=line.len()).step_by(step) {
+                    parse_line(&line[..cut], &formats, None);
+                    parse_line(&line[cut..], &formats, Some(0));
+                }
+            }
+        }
+    }
+}

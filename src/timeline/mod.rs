@@ -766,3 +766,111 @@ fn operation_from_path(suffix: &str) -> String {
     }
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SendingRequest;
+
+    fn ev(line: u64, ts: i64, kind: EventKind) -> Event {
+        Event { line, ts_ms: Some(ts), thread: None, kind }
+    }
+
+    fn send(line: u64, ts: i64, inv: &str, attempt: u32) -> Event {
+        ev(
+            line,
+            ts,
+            EventKind::Sending(Box::new(SendingRequest {
+                invocation_id: Some(inv.into()),
+                attempt: Some(attempt),
+                max_attempts: Some(5),
+                host: "h".into(),
+                path: "/model/m/converse".into(),
+                model_id: Some("m".into()),
+                operation: Some("converse".into()),
+                retry_mode: Some("legacy".into()),
+                botocore_version: None,
+                streaming: false,
+            })),
+        )
+    }
+
+    fn response(line: u64, ts: i64, status: u16) -> Event {
+        ev(line, ts, EventKind::HttpResponse { status, host: "h:443".into(), path: "/model/m/converse".into() })
+    }
+
+    fn headers(line: u64, ts: i64, rid: &str) -> Event {
+        ev(line, ts, EventKind::ResponseHeaders { request_id: Some(rid.into()), error_type: None })
+    }
+
+    #[test]
+    fn legacy_reached_maximum_marks_call_exhausted_and_swallows_no_retry_needed() {
+        let mut b = TimelineBuilder::new(0);
+        b.push(send(1, 0, "a", 1));
+        b.push(ev(2, 0, EventKind::NewConnection { number: 1, host: "h:443".into() }));
+        b.push(response(3, 10, 429));
+        b.push(ev(4, 11, EventKind::RetryNeeded { cause: Some(RetryCause::Status(429)) }));
+        b.push(ev(5, 11, EventKind::NoRetry { exhausted: true }));
+        b.push(ev(6, 11, EventKind::NoRetry { exhausted: false }));
+        // A second call in flight must not receive the swallowed line.
+        b.push(send(7, 20, "b", 1));
+        b.push(response(8, 30, 200));
+        b.push(ev(9, 31, EventKind::NoRetry { exhausted: false }));
+        let (calls, notes) = b.finish();
+        assert!(calls[0].exhausted);
+        assert!(!calls[1].exhausted && calls[1].succeeded());
+        assert_eq!(calls[1].attempts[0].end_line, Some(8));
+        assert_eq!(notes.unattached_events, 0);
+    }
+
+    #[test]
+    fn concurrent_headers_without_thread_names_pair_fifo_and_are_flagged() {
+        let mut b = TimelineBuilder::new(0);
+        b.push(send(1, 0, "a", 1));
+        b.push(send(2, 0, "b", 1));
+        b.push(response(3, 10, 200));
+        b.push(response(4, 10, 200));
+        b.push(headers(5, 10, "rid-1"));
+        b.push(headers(6, 10, "rid-2"));
+        let (calls, _) = b.finish();
+        assert_eq!(calls[0].attempts[0].request_id.as_deref(), Some("rid-1"));
+        assert_eq!(calls[1].attempts[0].request_id.as_deref(), Some("rid-2"));
+        assert!(calls.iter().all(|c| c.attempts[0].attributed_by_order));
+    }
+
+    #[test]
+    fn repeated_error_headers_do_not_move_to_another_call() {
+        let mut b = TimelineBuilder::new(0);
+        b.push(send(1, 0, "a", 1));
+        b.push(response(2, 10, 429));
+        b.push(headers(3, 10, "rid-1"));
+        b.push(send(4, 10, "b", 1));
+        b.push(response(5, 11, 200));
+        b.push(headers(6, 11, "rid-1"));
+        b.push(headers(7, 11, "rid-2"));
+        let (calls, _) = b.finish();
+        assert_eq!(calls[1].attempts[0].request_id.as_deref(), Some("rid-2"));
+    }
+
+    #[test]
+    fn standard_mode_silent_read_timeout_is_inferred_from_the_gap() {
+        let mut b = TimelineBuilder::new(0);
+        b.push(ev(1, 0, EventKind::TimeoutSetting { connect_s: 60.0, read_s: 60.0 }));
+        b.push(send(2, 0, "a", 1));
+        b.push(ev(3, 0, EventKind::NewConnection { number: 1, host: "h:443".into() }));
+        b.push(response(4, 2_000, 200));
+        b.push(ev(5, 2_001, EventKind::NoRetry { exhausted: false }));
+        b.push(send(6, 400_000, "b", 1));
+        b.push(ev(7, 460_050, EventKind::RetryDelay { delay_s: 0.02 }));
+        b.push(ev(8, 460_050, EventKind::Sleeping { delay_s: 0.02 }));
+        b.push(send(9, 460_071, "b", 2));
+        b.push(ev(10, 460_072, EventKind::NewConnection { number: 2, host: "h:443".into() }));
+        b.push(response(11, 462_000, 200));
+        let (calls, _) = b.finish();
+        let hung = &calls[1].attempts[0];
+        assert_eq!(hung.outcome, Outcome::Transport { error: TransportError::ReadTimeout, inferred: true });
+        assert_eq!(hung.connection, Connection::Reused { number: Some(1) });
+        assert_eq!(hung.idle_gap_ms, Some(398_000));
+        assert_eq!(hung.retry_delay_s, Some(0.02));
+    }
+}
