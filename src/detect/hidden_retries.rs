@@ -145,7 +145,7 @@ impl Detector for HiddenRetriesDetector {
                 sleep_s: ms(sleep),
                 latency_s: call.latency_ms().map(|l| ms(l as f64 / 1000.0)),
                 exhausted: call.exhausted,
-                evidence: vec![Evidence { role: "start", at: location(input, call, call.attempts[0].start_line) }],
+                evidence: vec![Evidence { role: "start", at: location(input, call.attempts[0].start_line) }],
             });
         }
         if listed.is_empty() {

@@ -8,7 +8,7 @@ pub mod stale_socket;
 use serde::Serialize;
 
 use crate::format::SourceReport;
-use crate::timeline::Call;
+use crate::timeline::{Call, Loc};
 
 /// What every detector sees.
 pub struct DetectorInput<'a> {
@@ -86,9 +86,9 @@ pub struct Evidence {
     pub at: String,
 }
 
-/// `file:line` for a call's source.
-pub fn location(input: &DetectorInput<'_>, call: &Call, line: u64) -> String {
-    format!("{}:{}", input.sources[call.source].name, line)
+/// `file:line` of a line.
+pub fn location(input: &DetectorInput<'_>, loc: Loc) -> String {
+    format!("{}:{}", input.sources[loc.source].name, loc.line)
 }
 
 /// Rounds seconds to milliseconds, the resolution of the logs.

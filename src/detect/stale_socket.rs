@@ -196,11 +196,11 @@ fn hit(input: &DetectorInput<'_>, call: &Call, i: usize, median_normal: Option<f
         _ => 0.0,
     };
     let caller_latency_s = call.latency_ms().map(|l| ms(l as f64 / 1000.0));
-    let mut evidence = vec![Evidence { role: "start", at: location(input, call, at.start_line) }];
+    let mut evidence = vec![Evidence { role: "start", at: location(input, at.start_line) }];
     if let Some(l) = at.end_line {
-        evidence.push(Evidence { role: "hang", at: location(input, call, l) });
+        evidence.push(Evidence { role: "hang", at: location(input, l) });
     }
-    evidence.push(Evidence { role: "retry", at: location(input, call, next.start_line) });
+    evidence.push(Evidence { role: "retry", at: location(input, next.start_line) });
     StaleSocketHit {
         invocation_id: call.invocation_id.clone(),
         request_id: call.request_id().map(str::to_string),

@@ -19,6 +19,23 @@ use crate::event::{Event, EventKind, RetryCause, TransportError};
 use crate::format::EventSink;
 use pool::{Pool, PooledConn};
 
+/// Where a line is: which source, which line. Serialized as the line number
+/// alone (the call's `source` names the file); findings cite each line's own
+/// file, which matters when one log stream spans several export chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Loc {
+    /// Index of the source.
+    pub source: usize,
+    /// 1-based line (or event) number in it.
+    pub line: u64,
+}
+
+impl Serialize for Loc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.line)
+    }
+}
+
 /// The connection an attempt ran on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -164,11 +181,11 @@ pub struct Attempt {
     /// `x-amzn-RequestId` of its response.
     pub request_id: Option<String>,
     /// Line of `Sending http request`.
-    pub start_line: u64,
+    pub start_line: Loc,
     /// Line of the urllib3 connection message, if any.
-    pub connection_line: Option<u64>,
+    pub connection_line: Option<Loc>,
     /// Line of the response, or of the retry decision that closed it.
-    pub end_line: Option<u64>,
+    pub end_line: Option<Loc>,
     /// Some event without ids (response, headers) was attached to this
     /// attempt by log order while other calls in the same thread key were
     /// waiting for the same kind of event: right in the usual interleaving,
@@ -326,12 +343,17 @@ impl TimelineBuilder {
         TimelineBuilder { source, ..Default::default() }
     }
 
+    fn loc(&self, line: u64) -> Loc {
+        Loc { source: self.source, line }
+    }
+
     /// Feeds one event, in log order.
     pub fn push(&mut self, ev: Event) {
         if ev.thread.is_some() {
             self.saw_thread = true;
         }
         let key = ev.thread.clone().unwrap_or_default();
+        let here = self.loc(ev.line);
         match ev.kind {
             EventKind::TimeoutSetting { connect_s, read_s } => self.timeouts = Some((connect_s, read_s)),
             EventKind::MakingRequest { operation } => {
@@ -346,7 +368,7 @@ impl TimelineBuilder {
                     }
                     at.connection = Connection::New { number };
                     at.conn_resolved = true;
-                    at.connection_line = Some(ev.line);
+                    at.connection_line = Some(here);
                 } else {
                     self.unattached += 1;
                 }
@@ -358,7 +380,7 @@ impl TimelineBuilder {
                     at.connection = Connection::ResetAfterDrop { number: t.and_then(|t| t.number) };
                     at.idle_gap_ms = idle(t, at.start_ms);
                     at.conn_resolved = true;
-                    at.connection_line = Some(ev.line);
+                    at.connection_line = Some(here);
                 } else {
                     self.unattached += 1;
                 }
@@ -373,7 +395,7 @@ impl TimelineBuilder {
                     let at = &mut self.calls[c].attempts[a];
                     at.answered = true;
                     at.end_ms = ev.ts_ms;
-                    at.end_line = Some(ev.line);
+                    at.end_line = Some(here);
                     at.outcome = status_outcome(status, None);
                     let number = connection_number(at.connection);
                     let pool_key = at.pool_key.clone();
@@ -545,7 +567,7 @@ impl TimelineBuilder {
             outcome: Outcome::Unfinished,
             retry_delay_s: None,
             request_id: None,
-            start_line: line,
+            start_line: Loc { source: self.source, line },
             connection_line: None,
             end_line: None,
             attributed_by_order: false,
@@ -574,7 +596,7 @@ impl TimelineBuilder {
         if !at.answered {
             resolve_reuse(at);
             at.end_ms = ts;
-            at.end_line = Some(line);
+            at.end_line = Some(Loc { source: self.source, line });
             at.outcome = match cause {
                 Some(RetryCause::Exception(error)) => Outcome::Transport { error, inferred: false },
                 _ => Outcome::NoResponse,
@@ -819,7 +841,7 @@ mod tests {
         let (calls, notes) = b.finish();
         assert!(calls[0].exhausted);
         assert!(!calls[1].exhausted && calls[1].succeeded());
-        assert_eq!(calls[1].attempts[0].end_line, Some(8));
+        assert_eq!(calls[1].attempts[0].end_line.map(|l| l.line), Some(8));
         assert_eq!(notes.unattached_events, 0);
     }
 
