@@ -1,7 +1,17 @@
 //! The pipeline: sources → formats → events → timelines → detectors → report.
 
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::io::BufRead;
+
 use rayon::prelude::*;
 use serde::Serialize;
+
+use crate::container;
+use crate::event::{Event, EventKind};
+use crate::format::EventSink;
+use crate::format::prefix::LineFormat;
+use crate::payload::{self, PayloadKind};
 
 use crate::detect::{self, DetectorInput, DetectorSettings, Finding};
 use crate::format::{self, ParseOptions, SourceReport};
@@ -115,46 +125,201 @@ pub fn analyze_args(args: &[String], opts: &AnalyzeOptions) -> Analysis {
     a
 }
 
-/// Analyzes inputs in parallel. The result does not depend on the number of
-/// threads: sources are processed independently and collected in order.
-pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
-    let per_source: Vec<(SourceSummary, Vec<Call>, Option<String>)> = inputs
-        .par_iter()
-        .enumerate()
-        .map(|(i, input)| {
+/// What parsing one input produced, before the cross-source stage.
+enum Parsed {
+    /// A plain log: its calls are rebuilt within the file.
+    Text(SourceSummary, Vec<Call>),
+    /// A CloudWatch container: its events wait for de-duplication and
+    /// per-stream ordering across all inputs.
+    Container(SourceReport, Vec<StreamEvent>),
+}
+
+/// One container event, reduced to what the later stages need (no message).
+struct StreamEvent {
+    stream: String,
+    ts_ms: i64,
+    line: u64,
+    dedup: u64,
+    kind: PayloadKind,
+    event: Option<(EventKind, Option<String>)>,
+}
+
+fn error_report(name: &str, e: String) -> SourceReport {
+    SourceReport {
+        name: name.to_string(),
+        compression: Compression::None,
+        formats: Vec::new(),
+        lines: Default::default(),
+        warnings: Vec::new(),
+        error: Some(e),
+        container: None,
+        payloads: Vec::new(),
+        unrecognized_streams: Vec::new(),
+    }
+}
+
+fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
+    let (mut reader, compression) = match source::open(input) {
+        Ok(r) => r,
+        Err(e) => {
+            return Parsed::Text(
+                SourceSummary { report: error_report(&input.name, e.to_string()), calls: 0, client: None },
+                Vec::new(),
+            );
+        }
+    };
+    let kind = match reader.fill_buf() {
+        Ok(head) => container::sniff(head),
+        Err(_) => None,
+    };
+    match kind {
+        None => {
             let mut builder = TimelineBuilder::new(i);
-            match format::parse_source(i, input, &opts.parse, &mut builder) {
+            match format::parse_reader(i, &input.name, reader, compression, &opts.parse, &mut builder) {
                 Ok(report) => {
                     let (calls, notes) = builder.finish();
-                    let err = report.error.clone();
-                    let summary = SourceSummary {
-                        calls: calls.len(),
-                        client: if calls.is_empty() { None } else { Some(notes) },
-                        report,
-                    };
-                    (summary, calls, err)
+                    let client = if calls.is_empty() { None } else { Some(notes) };
+                    Parsed::Text(SourceSummary { calls: calls.len(), client, report }, calls)
                 }
-                Err(e) => {
-                    let report = SourceReport {
-                        name: input.name.clone(),
-                        compression: Compression::None,
-                        formats: Vec::new(),
-                        lines: Default::default(),
-                        warnings: Vec::new(),
-                        error: Some(e.to_string()),
-                    };
-                    (SourceSummary { report, calls: 0, client: None }, Vec::new(), Some(e.to_string()))
-                }
+                Err(e) => Parsed::Text(
+                    SourceSummary { report: error_report(&input.name, e.to_string()), calls: 0, client: None },
+                    Vec::new(),
+                ),
             }
-        })
-        .collect();
-    let mut sources = Vec::with_capacity(per_source.len());
+        }
+        Some(kind) => {
+            let formats: Vec<LineFormat> = match &opts.parse.custom {
+                Some(f) => vec![f.clone()],
+                None => LineFormat::builtins().to_vec(),
+            };
+            let hint = container::export_stream_name(&input.name);
+            let mut report = error_report(&input.name, String::new());
+            report.error = None;
+            report.compression = compression;
+            report.container = Some(kind);
+            let mut events = Vec::new();
+            let result = container::read_events(kind, reader, &hint, &mut |e| {
+                let routed = payload::route(&e.message, &formats);
+                let dedup = dedup_key(&e);
+                events.push(StreamEvent {
+                    stream: match &e.group {
+                        Some(g) => format!("{g}/{}", e.stream),
+                        None => e.stream,
+                    },
+                    ts_ms: e.ts_ms,
+                    line: e.line,
+                    dedup,
+                    kind: routed.kind,
+                    event: routed.event,
+                });
+            });
+            match result {
+                Ok(stats) => {
+                    report.lines.noise += stats.control_messages;
+                    report.lines.lines_read += stats.control_messages + stats.stray_lines;
+                    report.lines.unrecognized += stats.stray_lines;
+                    if stats.control_messages > 0 {
+                        report.warnings.push(format!(
+                            "{}: {} CONTROL_MESSAGE payloads ignored",
+                            input.name, stats.control_messages
+                        ));
+                    }
+                }
+                Err(e) => report.error = Some(format!("{}: {e}; the events before it were analyzed", input.name)),
+            }
+            Parsed::Container(report, events)
+        }
+    }
+}
+
+/// CloudWatch event ids are unique per event; containers without ids
+/// (exports, Insights) fall back to stream, time and message.
+fn dedup_key(e: &container::CwEvent) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match &e.id {
+        Some(id) => (0u8, id).hash(&mut h),
+        None => (1u8, &e.group, &e.stream, e.ts_ms, &e.message).hash(&mut h),
+    }
+    h.finish()
+}
+
+/// Analyzes inputs in parallel. The result does not depend on the number of
+/// threads: sources are parsed independently and collected in input order,
+/// then container events are de-duplicated in input order and each log
+/// stream is rebuilt in time order.
+pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
+    let parsed: Vec<Parsed> = inputs.par_iter().enumerate().map(|(i, input)| parse_one(i, input, opts)).collect();
+    let mut sources = Vec::with_capacity(parsed.len());
     let mut calls = Vec::new();
     let mut errors = Vec::new();
-    for (s, c, e) in per_source {
-        sources.push(s);
+    let mut seen = std::collections::HashSet::new();
+    // stream -> (ts, source, line, event)
+    let mut streams: BTreeMap<String, Vec<(i64, usize, u64, EventKind, Option<String>)>> = BTreeMap::new();
+    for (i, p) in parsed.into_iter().enumerate() {
+        match p {
+            Parsed::Text(s, c) => {
+                errors.extend(s.report.error.clone());
+                sources.push(s);
+                calls.extend(c);
+            }
+            Parsed::Container(mut report, events) => {
+                let mut kinds: BTreeMap<PayloadKind, u64> = BTreeMap::new();
+                let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
+                for e in events {
+                    report.lines.lines_read += 1;
+                    if !seen.insert(e.dedup) {
+                        report.lines.duplicates += 1;
+                        continue;
+                    }
+                    *kinds.entry(e.kind).or_default() += 1;
+                    match e.kind {
+                        PayloadKind::Unrecognized => {
+                            report.lines.unrecognized += 1;
+                            *unrec.entry(e.stream.clone()).or_default() += 1;
+                        }
+                        PayloadKind::BotocoreNoise | PayloadKind::OtherLogRecord | PayloadKind::LambdaPlatform => {
+                            report.lines.noise += 1
+                        }
+                        _ => report.lines.parsed += 1,
+                    }
+                    if let Some((kind, thread)) = e.event {
+                        streams.entry(e.stream).or_default().push((e.ts_ms, i, e.line, kind, thread));
+                    }
+                }
+                for (stream, n) in &unrec {
+                    report
+                        .warnings
+                        .push(format!("{}: stream {stream}: {n} events with an unrecognized payload", report.name));
+                }
+                report.payloads = kinds.into_iter().collect();
+                report.unrecognized_streams = unrec.into_iter().collect();
+                errors.extend(report.error.clone());
+                sources.push(SourceSummary { report, calls: 0, client: None });
+            }
+        }
+    }
+    // Each stream is one process: rebuild its calls in time order (export
+    // chunks are not sorted), across every input that holds part of it.
+    let rebuilt: Vec<(Vec<Call>, ClientNotes)> = streams
+        .into_par_iter()
+        .map(|(_, mut evs)| {
+            evs.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            let mut b = TimelineBuilder::new(evs.first().map_or(0, |e| e.1));
+            for (ts, src, line, kind, thread) in evs {
+                b.event(src, Event { line, ts_ms: Some(ts), thread, kind });
+            }
+            b.finish()
+        })
+        .collect();
+    for (c, notes) in rebuilt {
+        if let Some(first) = c.first() {
+            let s = &mut sources[first.source];
+            s.calls += c.len();
+            if s.client.is_none() {
+                s.client = Some(notes);
+            }
+        }
         calls.extend(c);
-        errors.extend(e);
     }
     let reports: Vec<SourceReport> = sources.iter().map(|s| s.report.clone()).collect();
     let input = DetectorInput { sources: &reports, calls: &calls, settings: &opts.detect };

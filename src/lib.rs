@@ -3,15 +3,17 @@
 //! and their cost with evidence.
 //!
 //! Data flows one way, one module per arrow:
-//! [`source`] → [`format`] → [`event`] → [`timeline`] → [`detect`] → [`analyze`] → [`render`].
+//! [`source`] → [`container`] / [`format`] → [`payload`] → [`event`] → [`timeline`] → [`detect`] → [`analyze`] → [`render`].
 
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod container;
 pub mod detect;
 pub mod error;
 pub mod event;
 pub mod format;
+pub mod payload;
 pub mod render;
 pub mod source;
 pub mod timeline;

@@ -52,7 +52,7 @@ fn bad_set() -> BadSet {
     giant.extend_from_slice(&good);
     put("giant_line.log", giant);
     put("empty.log", Vec::new());
-    put("other_format.json", br#"{"events":[{"timestamp":1,"message":"hello"}],"nextForwardToken":"f/1"}"#.to_vec());
+    put("other_format.csv", b"region,instance,cpu\nus-east-1,i-1,0.5\n".to_vec());
     BadSet { _dir: dir, paths }
 }
 
@@ -103,8 +103,8 @@ fn every_bad_input_gets_a_message_and_the_good_input_is_still_analyzed() {
     let e = by_name("empty.log");
     assert_eq!(e["warnings"][0].as_str().unwrap().rsplit(": ").next().unwrap(), "empty input");
 
-    let o = by_name("other_format.json");
-    assert_eq!(o["lines"]["unrecognized"], 1);
+    let o = by_name("other_format.csv");
+    assert_eq!(o["lines"]["unrecognized"], 2);
     assert!(o["warnings"][0].as_str().unwrap().contains("no Python logging record in a known format"));
 }
 

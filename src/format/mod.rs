@@ -40,6 +40,10 @@ pub struct LineAccount {
     pub oversized: u64,
     /// Lines holding bytes that are not valid UTF-8 (still parsed where possible).
     pub invalid_utf8: u64,
+    /// Container events dropped as duplicates of an event already read (same
+    /// CloudWatch event id, or same stream, time and message where the
+    /// container has no ids). Not included in parsed/noise/unrecognized.
+    pub duplicates: u64,
 }
 
 /// What parsing one source produced, besides its events.
@@ -57,6 +61,13 @@ pub struct SourceReport {
     pub warnings: Vec<String>,
     /// The error that stopped reading this input early, if any.
     pub error: Option<String>,
+    /// The CloudWatch container shape, when the input is one. Then `lines`
+    /// counts log events (and control messages), not physical lines.
+    pub container: Option<crate::container::ContainerKind>,
+    /// For containers: events by payload kind (after de-duplication).
+    pub payloads: Vec<(crate::payload::PayloadKind, u64)>,
+    /// For containers: streams with unrecognized events, and how many.
+    pub unrecognized_streams: Vec<(String, u64)>,
 }
 
 /// Options for parsing.
@@ -112,6 +123,9 @@ pub fn parse_reader(
         lines: LineAccount::default(),
         warnings: Vec::new(),
         error: None,
+        container: None,
+        payloads: Vec::new(),
+        unrecognized_streams: Vec::new(),
     };
     let mut format_counts = vec![0u64; formats.len()];
     let mut preferred: Option<usize> = None;

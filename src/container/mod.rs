@@ -1,0 +1,435 @@
+//! CloudWatch Logs containers: the shapes in which log events leave
+//! CloudWatch, sniffed from content (never from the file name). Each yields
+//! [`CwEvent`]s carrying the log group, the log stream and the event time in
+//! UTC ms; what the message holds is decided later, in [`crate::payload`].
+
+use std::io::{BufRead, Read};
+
+use base64::Engine;
+use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+
+use crate::source::{LineBatch, LineReader};
+
+/// A container shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerKind {
+    /// CreateExportTask objects: `<ISO8601 UTC> <message>` lines.
+    ExportTask,
+    /// `aws logs filter-log-events` / `get-log-events` JSON, pages possibly concatenated.
+    CliEvents,
+    /// Subscription-filter payloads (`DATA_MESSAGE`/`CONTROL_MESSAGE`), back to
+    /// back, as Firehose writes them (after gzip members are joined).
+    Subscription,
+    /// The Lambda event wrapper `{"awslogs":{"data":"<base64 gzip>"}}`.
+    LambdaWrapper,
+    /// Logs Insights results saved as CSV.
+    InsightsCsv,
+    /// Logs Insights results saved as JSON (an array of rows, or `GetQueryResults`).
+    InsightsJson,
+    /// One JSON document per line, no CloudWatch envelope (e.g. invocation-log objects).
+    JsonLines,
+}
+
+/// One log event out of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CwEvent {
+    /// Log group, where the container names it.
+    pub group: Option<String>,
+    /// Log stream (for export tasks: the folder name; for CLI output without
+    /// names: the file name).
+    pub stream: String,
+    /// Event time, UTC ms.
+    pub ts_ms: i64,
+    /// CloudWatch event id, where the container has one.
+    pub id: Option<String>,
+    /// The raw message. Held only while it is classified; never reported.
+    pub message: String,
+    /// Where it starts: the line (line-oriented shapes) or the 1-based event
+    /// ordinal in the file (JSON shapes).
+    pub line: u64,
+}
+
+/// Counts from reading one container.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerStats {
+    /// `CONTROL_MESSAGE` payloads (destination checks), ignored.
+    pub control_messages: u64,
+    /// Lines before the first event of an export (not part of any event).
+    pub stray_lines: u64,
+}
+
+/// Sniffs the container shape from the first decompressed bytes.
+pub fn sniff(head: &[u8]) -> Option<ContainerKind> {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let trimmed = head.trim_ascii_start();
+    let first_line = trimmed.split(|&b| b == b'\n').next().unwrap_or(b"");
+    if is_export_line(first_line) {
+        return Some(ContainerKind::ExportTask);
+    }
+    let has = |k: &[u8]| memchr::memmem::find(head, k).is_some();
+    match trimmed.first() {
+        Some(b'{') => {
+            if has(b"\"awslogs\"") {
+                Some(ContainerKind::LambdaWrapper)
+            } else if has(b"\"messageType\"") && has(b"\"logEvents\"") {
+                Some(ContainerKind::Subscription)
+            } else if has(b"\"events\"") && has(b"\"timestamp\"") {
+                Some(ContainerKind::CliEvents)
+            } else if has(b"\"results\"") && has(b"\"@message\"") {
+                Some(ContainerKind::InsightsJson)
+            } else if first_line.trim_ascii_end().ends_with(b"}") {
+                Some(ContainerKind::JsonLines)
+            } else {
+                None
+            }
+        }
+        Some(b'[') if has(b"\"@message\"") => Some(ContainerKind::InsightsJson),
+        _ if first_line.starts_with(b"@") || memchr::memmem::find(first_line, b",@message").is_some() => {
+            memchr::memmem::find(first_line, b"@message").map(|_| ContainerKind::InsightsCsv)
+        }
+        _ => None,
+    }
+}
+
+/// `2025-04-10T12:34:56.789Z ` (24 bytes and a space).
+fn is_export_line(line: &[u8]) -> bool {
+    line.len() > 24 && line[24] == b' ' && export_ts(&line[..24]).is_some()
+}
+
+fn export_ts(b: &[u8]) -> Option<i64> {
+    if b.len() != 24 || b[10] != b'T' || b[23] != b'Z' || b[19] != b'.' {
+        return None;
+    }
+    let mut tmp = [0u8; 23];
+    tmp.copy_from_slice(&b[..23]);
+    tmp[10] = b' ';
+    crate::format::prefix::parse_asctime(&tmp)
+}
+
+/// Parses `2025-08-22 09:41:06.000` (Logs Insights) or ISO 8601 with `T`/`Z`, as UTC.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.trim().as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let mut tmp = [b'0'; 23];
+    tmp[..19].copy_from_slice(&b[..19]);
+    tmp[10] = b' ';
+    tmp[19] = b'.';
+    if b.len() >= 23 && matches!(b[19], b'.' | b',') {
+        tmp[20..23].copy_from_slice(&b[20..23]);
+    }
+    crate::format::prefix::parse_asctime(&tmp)
+}
+
+/// Reads every event of a container, in file order, into `f`.
+pub fn read_events(
+    kind: ContainerKind,
+    reader: Box<dyn BufRead + Send + '_>,
+    stream_hint: &str,
+    f: &mut dyn FnMut(CwEvent),
+) -> Result<ContainerStats, String> {
+    let mut stats = ContainerStats::default();
+    match kind {
+        ContainerKind::ExportTask => read_export(reader, stream_hint, &mut stats, f)?,
+        ContainerKind::CliEvents => {
+            let mut n = 0u64;
+            for page in serde_json::Deserializer::from_reader(reader).into_iter::<CliPage>() {
+                let page = page.map_err(|e| format!("JSON page after event {n}: {e}"))?;
+                for e in page.events {
+                    n += 1;
+                    f(CwEvent {
+                        group: None,
+                        stream: e.log_stream_name.unwrap_or_else(|| stream_hint.to_string()),
+                        ts_ms: e.timestamp,
+                        id: e.event_id,
+                        message: e.message,
+                        line: n,
+                    });
+                }
+            }
+        }
+        ContainerKind::Subscription => {
+            let mut n = 0u64;
+            read_subscription(reader, &mut n, &mut stats, f)?;
+        }
+        ContainerKind::LambdaWrapper => {
+            let mut n = 0u64;
+            for w in serde_json::Deserializer::from_reader(reader).into_iter::<LambdaWrapper>() {
+                let w = w.map_err(|e| format!("Lambda event after event {n}: {e}"))?;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(w.awslogs.data.trim())
+                    .map_err(|e| format!("awslogs.data is not base64: {e}"))?;
+                let gz = std::io::BufReader::new(MultiGzDecoder::new(&raw[..]));
+                read_subscription(Box::new(gz), &mut n, &mut stats, f)?;
+            }
+        }
+        ContainerKind::InsightsCsv => {
+            let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+            let headers = rdr.headers().map_err(|e| format!("CSV header: {e}"))?.clone();
+            let col = |name: &str| headers.iter().position(|h| h == name);
+            let (ts, msg, stream, group) = (col("@timestamp"), col("@message"), col("@logStream"), col("@log"));
+            let msg = msg.ok_or("CSV has no @message column")?;
+            for (i, rec) in rdr.records().enumerate() {
+                let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 1))?;
+                let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::to_string);
+                f(CwEvent {
+                    group: get(group),
+                    stream: get(stream).unwrap_or_else(|| stream_hint.to_string()),
+                    ts_ms: get(ts).and_then(|t| parse_utc(&t)).unwrap_or(0),
+                    id: None,
+                    message: rec.get(msg).unwrap_or("").to_string(),
+                    // line 1 is the header
+                    line: i as u64 + 2,
+                });
+            }
+        }
+        ContainerKind::InsightsJson => {
+            let doc: InsightsDoc = serde_json::from_reader(reader).map_err(|e| format!("Insights JSON: {e}"))?;
+            let rows: Vec<std::collections::BTreeMap<String, serde_json::Value>> = match doc {
+                InsightsDoc::Rows(r) => r,
+                InsightsDoc::Query { results } => results
+                    .into_iter()
+                    .map(|row| row.into_iter().map(|c| (c.field, serde_json::Value::String(c.value))).collect())
+                    .collect(),
+            };
+            for (i, row) in rows.into_iter().enumerate() {
+                let s = |k: &str| row.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                f(CwEvent {
+                    group: s("@log"),
+                    stream: s("@logStream").unwrap_or_else(|| stream_hint.to_string()),
+                    ts_ms: s("@timestamp").and_then(|t| parse_utc(&t)).unwrap_or(0),
+                    id: None,
+                    message: s("@message").unwrap_or_default(),
+                    line: i as u64 + 1,
+                });
+            }
+        }
+        ContainerKind::JsonLines => {
+            let mut lines = LineReader::new(reader);
+            let mut batch = LineBatch::default();
+            let mut n = 0u64;
+            while lines.read_batch(&mut batch, 4 << 20).map_err(|e| format!("read failed after line {n}: {e}"))? {
+                for i in 0..batch.lines.len() {
+                    n += 1;
+                    let line = batch.line(i);
+                    if line.trim_ascii().is_empty() {
+                        continue;
+                    }
+                    f(CwEvent {
+                        group: None,
+                        stream: stream_hint.to_string(),
+                        ts_ms: 0,
+                        id: None,
+                        message: String::from_utf8_lossy(line).into_owned(),
+                        line: n,
+                    });
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn read_subscription(
+    reader: Box<dyn BufRead + Send + '_>,
+    n: &mut u64,
+    stats: &mut ContainerStats,
+    f: &mut dyn FnMut(CwEvent),
+) -> Result<(), String> {
+    for msg in serde_json::Deserializer::from_reader(reader).into_iter::<SubscriptionMessage>() {
+        let msg = msg.map_err(|e| format!("subscription payload after event {n}: {e}"))?;
+        if msg.message_type != "DATA_MESSAGE" {
+            stats.control_messages += 1;
+            continue;
+        }
+        for e in msg.log_events {
+            *n += 1;
+            f(CwEvent {
+                group: msg.log_group.clone(),
+                stream: msg.log_stream.clone().unwrap_or_default(),
+                ts_ms: e.timestamp,
+                id: e.id,
+                message: e.message,
+                line: *n,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_export(
+    reader: Box<dyn BufRead + Send + '_>,
+    stream: &str,
+    stats: &mut ContainerStats,
+    f: &mut dyn FnMut(CwEvent),
+) -> Result<(), String> {
+    let mut lines = LineReader::new(reader);
+    let mut batch = LineBatch::default();
+    let mut n = 0u64;
+    let mut current: Option<CwEvent> = None;
+    loop {
+        let more = lines.read_batch(&mut batch, 4 << 20).map_err(|e| format!("read failed after line {n}: {e}"))?;
+        if !more {
+            break;
+        }
+        for i in 0..batch.lines.len() {
+            n += 1;
+            let line = batch.line(i);
+            if is_export_line(line) {
+                if let Some(done) = current.take() {
+                    f(done);
+                }
+                current = Some(CwEvent {
+                    group: None,
+                    stream: stream.to_string(),
+                    ts_ms: export_ts(&line[..24]).unwrap_or(0),
+                    id: None,
+                    message: String::from_utf8_lossy(&line[25..]).into_owned(),
+                    line: n,
+                });
+            } else if let Some(cur) = current.as_mut() {
+                // A message with newlines continues until the next timestamped line.
+                cur.message.push('\n');
+                cur.message.push_str(&String::from_utf8_lossy(line));
+            } else {
+                stats.stray_lines += 1;
+            }
+        }
+    }
+    if let Some(done) = current.take() {
+        f(done);
+    }
+    Ok(())
+}
+
+/// The log stream an export-task object belongs to: its folder, when the
+/// object has the `<taskId>/<logStream>/000000.gz` layout.
+pub fn export_stream_name(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = file.strip_suffix(".gz").unwrap_or(&file);
+    if stem.len() == 6 && stem.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(dir) = p.parent().and_then(|d| d.file_name()) {
+            return dir.to_string_lossy().into_owned();
+        }
+    }
+    file
+}
+
+#[derive(Deserialize)]
+struct CliPage {
+    #[serde(default)]
+    events: Vec<CliEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CliEvent {
+    timestamp: i64,
+    #[serde(default)]
+    message: String,
+    log_stream_name: Option<String>,
+    event_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionMessage {
+    message_type: String,
+    log_group: Option<String>,
+    log_stream: Option<String>,
+    #[serde(default)]
+    log_events: Vec<SubscriptionEvent>,
+}
+
+#[derive(Deserialize)]
+struct SubscriptionEvent {
+    id: Option<String>,
+    timestamp: i64,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct LambdaWrapper {
+    awslogs: AwsLogs,
+}
+
+#[derive(Deserialize)]
+struct AwsLogs {
+    data: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InsightsDoc {
+    Rows(Vec<std::collections::BTreeMap<String, serde_json::Value>>),
+    Query { results: Vec<Vec<InsightsCell>> },
+}
+
+#[derive(Deserialize)]
+struct InsightsCell {
+    field: String,
+    value: String,
+}
+
+/// Reads a whole small byte slice as a container (used in tests).
+pub fn events_of(kind: ContainerKind, bytes: &[u8], stream_hint: &str) -> Result<Vec<CwEvent>, String> {
+    let mut out = Vec::new();
+    let reader: Box<dyn BufRead + Send> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut d = Vec::new();
+        MultiGzDecoder::new(bytes).read_to_end(&mut d).map_err(|e| e.to_string())?;
+        Box::new(std::io::Cursor::new(d))
+    } else {
+        Box::new(std::io::Cursor::new(bytes.to_vec()))
+    };
+    read_events(kind, reader, stream_hint, &mut |e| out.push(e))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_each_shape_from_content() {
+        assert_eq!(sniff(b"2025-04-10T12:34:56.789Z {\"a\":1}\n"), Some(ContainerKind::ExportTask));
+        assert_eq!(sniff(b"{\n  \"events\": [ {\"timestamp\": 1"), Some(ContainerKind::CliEvents));
+        assert_eq!(sniff(br#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#), Some(ContainerKind::Subscription));
+        assert_eq!(sniff(br#"{"awslogs":{"data":"H4sI"}}"#), Some(ContainerKind::LambdaWrapper));
+        assert_eq!(sniff(b"@timestamp,@message,@logStream\n"), Some(ContainerKind::InsightsCsv));
+        assert_eq!(sniff(br#"[{"@timestamp":"x","@message":"y"}]"#), Some(ContainerKind::InsightsJson));
+        assert_eq!(sniff(b"{\"schemaType\":\"ModelInvocationLog\"}\n"), Some(ContainerKind::JsonLines));
+        assert_eq!(sniff(b"2026-11-21 21:00:21,465 botocore.endpoint [DEBUG] x"), None);
+    }
+
+    #[test]
+    fn real_lambda_wrapper_sample_decodes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/formats/cloudwatch_logs/subscription_payload_lambda_event_wrapper.json"
+        );
+        let Ok(bytes) = std::fs::read(path) else { return };
+        assert_eq!(sniff(&bytes), Some(ContainerKind::LambdaWrapper));
+        let ev = events_of(ContainerKind::LambdaWrapper, &bytes, "x").unwrap();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].group.as_deref(), Some("testLogGroup"));
+        assert_eq!(ev[0].stream, "testLogStream");
+        assert_eq!(ev[1].ts_ms, 1440442987001);
+        assert_eq!(ev[1].id.as_deref(), Some("eventId2"));
+    }
+
+    #[test]
+    fn export_task_multiline_message_and_stream_from_layout() {
+        let text = b"2025-04-10T12:34:56.789Z first\ncontinued\n2025-04-10T12:34:55.000Z second\n";
+        let ev = events_of(ContainerKind::ExportTask, text, "s").unwrap();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].message, "first\ncontinued");
+        assert_eq!(ev[1].line, 3);
+        assert!(ev[1].ts_ms < ev[0].ts_ms, "chunks are not sorted; order is fixed later");
+        assert_eq!(export_stream_name("exp/1234/i-0377be99224f/000001.gz"), "i-0377be99224f");
+    }
+}

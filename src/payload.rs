@@ -1,0 +1,143 @@
+//! Payload routing: what the message inside a container event is.
+//!
+//! A botocore/urllib3 DEBUG record goes to the botocore parser (the
+//! container's stream becomes the thread key); a Bedrock model-invocation
+//! record, a Strands Agents line, a JSON application log or a Python line
+//! naming a Bedrock exception is recognised and counted; anything else is
+//! unrecognized, and counted per stream.
+
+use serde::Serialize;
+
+use crate::event::EventKind;
+use crate::format::botocore::{self, Message};
+use crate::format::prefix::LineFormat;
+
+/// What a container message holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadKind {
+    /// A botocore/urllib3 record bfx uses.
+    BotocoreEvent,
+    /// A botocore/urllib3/boto3 record bfx does not need.
+    BotocoreNoise,
+    /// A Bedrock `ModelInvocationLog` record (analyzed by the usage report).
+    InvocationLog,
+    /// A Strands Agents log record (`strands.*` logger).
+    Strands,
+    /// A JSON application log line.
+    AppJson,
+    /// A Python log line naming a Bedrock exception (throttling, timeouts, ...).
+    BedrockError,
+    /// Another Python logging record.
+    OtherLogRecord,
+    /// Lambda platform lines (`START`, `END`, `REPORT`, `INIT_START`).
+    LambdaPlatform,
+    /// Nothing bfx recognises.
+    Unrecognized,
+}
+
+impl PayloadKind {
+    /// Whether the message was used or known (not unrecognized).
+    pub fn recognized(self) -> bool {
+        self != PayloadKind::Unrecognized
+    }
+}
+
+/// A routed message: its kind and, for botocore records, the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    /// The payload kind.
+    pub kind: PayloadKind,
+    /// The botocore event, with the record's thread name if it has one.
+    pub event: Option<(EventKind, Option<String>)>,
+}
+
+const BEDROCK_ERRORS: [&str; 5] = [
+    "ThrottlingException",
+    "ModelThrottledException",
+    "ServiceUnavailableException",
+    "ModelTimeoutException",
+    "ValidationException",
+];
+
+/// Classifies one message. `formats` are the line formats to try for Python
+/// logging records (the built-ins, or the user's `--log-format`).
+pub fn route(message: &str, formats: &[LineFormat]) -> Routed {
+    let first = message.split('\n').next().unwrap_or("");
+    let bytes = first.as_bytes();
+    let trimmed = message.trim_start();
+    if trimmed.starts_with('{') {
+        let kind = if trimmed.contains("\"ModelInvocationLog\"") && trimmed.contains("\"schemaType\"") {
+            PayloadKind::InvocationLog
+        } else if serde_json::from_str::<serde::de::IgnoredAny>(trimmed.trim_end()).is_ok() {
+            PayloadKind::AppJson
+        } else {
+            PayloadKind::Unrecognized
+        };
+        return Routed { kind, event: None };
+    }
+    for f in formats {
+        if let Some(p) = f.split(bytes) {
+            let logger = p.logger;
+            let is_sdk = logger.starts_with(b"botocore")
+                || logger.starts_with(b"boto3")
+                || logger.ends_with(b"urllib3.connectionpool")
+                || logger.starts_with(b"urllib3");
+            if is_sdk {
+                let (m, _) = botocore::parse_message(logger, p.message);
+                return match m {
+                    Message::Event(k) => Routed {
+                        kind: PayloadKind::BotocoreEvent,
+                        event: Some((k, p.thread.map(|t| String::from_utf8_lossy(t).into_owned()))),
+                    },
+                    Message::Noise => Routed { kind: PayloadKind::BotocoreNoise, event: None },
+                };
+            }
+            if logger.starts_with(b"strands") {
+                return Routed { kind: PayloadKind::Strands, event: None };
+            }
+            if BEDROCK_ERRORS.iter().any(|e| message.contains(e)) {
+                return Routed { kind: PayloadKind::BedrockError, event: None };
+            }
+            return Routed { kind: PayloadKind::OtherLogRecord, event: None };
+        }
+    }
+    if ["START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START", "INIT_REPORT"]
+        .iter()
+        .any(|p| first.starts_with(p))
+    {
+        return Routed { kind: PayloadKind::LambdaPlatform, event: None };
+    }
+    if BEDROCK_ERRORS.iter().any(|e| message.contains(e)) {
+        return Routed { kind: PayloadKind::BedrockError, event: None };
+    }
+    Routed { kind: PayloadKind::Unrecognized, event: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_each_kind() {
+        let f = LineFormat::builtins().to_vec();
+        let r = route("DEBUG:urllib3.connectionpool:Starting new HTTPS connection (2): h:443", &f);
+        assert_eq!(r.kind, PayloadKind::BotocoreEvent);
+        assert_eq!(route("DEBUG:botocore.hooks:Event x", &f).kind, PayloadKind::BotocoreNoise);
+        assert_eq!(
+            route(r#"{"timestamp":"2024-11-20T16:47:52Z","schemaType":"ModelInvocationLog","requestId":"r"}"#, &f).kind,
+            PayloadKind::InvocationLog
+        );
+        assert_eq!(route(r#"{"level":"INFO","message":"hi"}"#, &f).kind, PayloadKind::AppJson);
+        assert_eq!(
+            route("DEBUG:strands.event_loop._retry:retry_delay_seconds=<4>, max_attempts=<6>, current_attempt=<1> | ModelThrottledException encountered | delaying before next retry", &f).kind,
+            PayloadKind::Strands
+        );
+        assert_eq!(route("START RequestId: 8f5 Version: $LATEST", &f).kind, PayloadKind::LambdaPlatform);
+        assert_eq!(
+            route("[ERROR] ThrottlingException: An error occurred (ThrottlingException) when calling the Converse operation", &f).kind,
+            PayloadKind::BedrockError
+        );
+        assert_eq!(route("[ERROR] First test message", &f).kind, PayloadKind::Unrecognized);
+    }
+}
