@@ -134,6 +134,9 @@ enum Parsed {
     Container(SourceReport, Vec<StreamEvent>),
 }
 
+/// A botocore event of a log stream: (time, source, line, event, thread).
+type StreamItem = (i64, usize, u64, EventKind, Option<String>);
+
 /// One container event, reduced to what the later stages need (no message).
 struct StreamEvent {
     stream: String,
@@ -168,10 +171,20 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             );
         }
     };
-    let kind = match reader.fill_buf() {
-        Ok(head) => container::sniff(head),
-        Err(_) => None,
+    let (kind, marker) = match reader.fill_buf() {
+        Ok(head) => (container::sniff(head), head.trim_ascii() == b"Permission Check Successful"),
+        Err(_) => (None, false),
     };
+    if marker {
+        // CloudWatch's `aws-logs-write-test` object, written by CreateExportTask.
+        let mut report = error_report(&input.name, String::new());
+        report.error = None;
+        report.compression = compression;
+        report.lines.lines_read = 1;
+        report.lines.noise = 1;
+        report.warnings.push(format!("{}: CloudWatch export permission-check marker, ignored", input.name));
+        return Parsed::Text(SourceSummary { report, calls: 0, client: None }, Vec::new());
+    }
     match kind {
         None => {
             let mut builder = TimelineBuilder::new(i);
@@ -254,7 +267,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
     // stream -> (ts, source, line, event)
-    let mut streams: BTreeMap<String, Vec<(i64, usize, u64, EventKind, Option<String>)>> = BTreeMap::new();
+    let mut streams: BTreeMap<String, Vec<StreamItem>> = BTreeMap::new();
     for (i, p) in parsed.into_iter().enumerate() {
         match p {
             Parsed::Text(s, c) => {
@@ -303,7 +316,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     let rebuilt: Vec<(Vec<Call>, ClientNotes)> = streams
         .into_par_iter()
         .map(|(_, mut evs)| {
-            evs.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            evs.sort_by_key(|e| (e.0, e.1, e.2));
             let mut b = TimelineBuilder::new(evs.first().map_or(0, |e| e.1));
             for (ts, src, line, kind, thread) in evs {
                 b.event(src, Event { line, ts_ms: Some(ts), thread, kind });
@@ -312,11 +325,11 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         })
         .collect();
     for (c, notes) in rebuilt {
-        if let Some(first) = c.first() {
-            let s = &mut sources[first.source];
-            s.calls += c.len();
+        for call in &c {
+            let s = &mut sources[call.source];
+            s.calls += 1;
             if s.client.is_none() {
-                s.client = Some(notes);
+                s.client = Some(notes.clone());
             }
         }
         calls.extend(c);

@@ -136,19 +136,14 @@ pub fn read_events(
         ContainerKind::ExportTask => read_export(reader, stream_hint, &mut stats, f)?,
         ContainerKind::CliEvents => {
             let mut n = 0u64;
-            for page in serde_json::Deserializer::from_reader(reader).into_iter::<CliPage>() {
-                let page = page.map_err(|e| format!("JSON page after event {n}: {e}"))?;
-                for e in page.events {
-                    n += 1;
-                    f(CwEvent {
-                        group: None,
-                        stream: e.log_stream_name.unwrap_or_else(|| stream_hint.to_string()),
-                        ts_ms: e.timestamp,
-                        id: e.event_id,
-                        message: e.message,
-                        line: n,
-                    });
-                }
+            let mut de = serde_json::Deserializer::from_reader(reader);
+            // `end` succeeds only when nothing but whitespace is left.
+            while de.end().is_err() {
+                // Events are handed over one by one as they are parsed, so a
+                // page cut short still yields the events before the cut.
+                let seed = CliPageSeed { n: &mut n, stream_hint, f: &mut *f };
+                serde::de::DeserializeSeed::deserialize(seed, &mut de)
+                    .map_err(|e| format!("JSON page after event {n}: {e}"))?;
             }
         }
         ContainerKind::Subscription => {
@@ -311,18 +306,77 @@ pub fn export_stream_name(path: &str) -> String {
     let p = std::path::Path::new(path);
     let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = file.strip_suffix(".gz").unwrap_or(&file);
-    if stem.len() == 6 && stem.bytes().all(|b| b.is_ascii_digit()) {
-        if let Some(dir) = p.parent().and_then(|d| d.file_name()) {
-            return dir.to_string_lossy().into_owned();
-        }
+    if stem.len() == 6
+        && stem.bytes().all(|b| b.is_ascii_digit())
+        && let Some(dir) = p.parent().and_then(|d| d.file_name())
+    {
+        return dir.to_string_lossy().into_owned();
     }
     file
 }
 
-#[derive(Deserialize)]
-struct CliPage {
-    #[serde(default)]
-    events: Vec<CliEvent>,
+struct CliPageSeed<'a, 'f> {
+    n: &'a mut u64,
+    stream_hint: &'a str,
+    f: &'a mut (dyn FnMut(CwEvent) + 'f),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CliPageSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CliPageSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a filter-log-events or get-log-events page")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "events" {
+                map.next_value_seed(EventsSeed { n: &mut *self.n, stream_hint: self.stream_hint, f: &mut *self.f })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct EventsSeed<'a, 'f> {
+    n: &'a mut u64,
+    stream_hint: &'a str,
+    f: &'a mut (dyn FnMut(CwEvent) + 'f),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for EventsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EventsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an events array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(e) = seq.next_element::<CliEvent>()? {
+            *self.n += 1;
+            (self.f)(CwEvent {
+                group: None,
+                stream: e.log_stream_name.unwrap_or_else(|| self.stream_hint.to_string()),
+                ts_ms: e.timestamp,
+                id: e.event_id,
+                message: e.message,
+                line: *self.n,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
