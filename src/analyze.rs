@@ -7,6 +7,8 @@ use std::io::BufRead;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::agent::turns::{self as agent_turns, ThrottleReport};
+use crate::agent::{AgentRecord, FieldMap};
 use crate::container;
 use crate::event::{Event, EventKind};
 use crate::format::EventSink;
@@ -29,6 +31,26 @@ pub struct AnalyzeOptions {
     pub parse: ParseOptions,
     /// Detector thresholds.
     pub detect: DetectorSettings,
+    /// Agent-log options.
+    pub agent: AgentOptions,
+}
+
+/// How agent logs are read and grouped.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// JSON field names per meaning (`--field`).
+    pub fields: FieldMap,
+    /// Records of one stream with no turn id belong to one turn while they
+    /// are no more than this far apart (ms).
+    pub turn_gap_ms: i64,
+    /// Requests-per-minute quotas by model (`--quota model=RPM`).
+    pub quotas: BTreeMap<String, u64>,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions { fields: FieldMap::default(), turn_gap_ms: 300_000, quotas: BTreeMap::new() }
+    }
 }
 
 /// One source's results: its accounting and the client it describes.
@@ -60,6 +82,9 @@ pub struct Analysis {
     pub totals: Totals,
     /// Findings, highest impact first.
     pub findings: Vec<Finding>,
+    /// Throttle amplification over agent model calls, when agent logs were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleReport>,
     /// Every call's timeline, only when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timelines: Option<Vec<CallTimeline>>,
@@ -145,6 +170,7 @@ struct StreamEvent {
     dedup: u64,
     kind: PayloadKind,
     event: Option<(EventKind, Option<String>)>,
+    agent: Option<payload::AgentPart>,
 }
 
 fn error_report(name: &str, e: String) -> SourceReport {
@@ -212,7 +238,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             report.container = Some(kind);
             let mut events = Vec::new();
             let result = container::read_events(kind, reader, &hint, &mut |e| {
-                let routed = payload::route(&e.message, &formats);
+                let routed = payload::route(&e.message, &formats, &opts.agent.fields);
                 let dedup = dedup_key(&e);
                 events.push(StreamEvent {
                     stream: match &e.group {
@@ -224,6 +250,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                     dedup,
                     kind: routed.kind,
                     event: routed.event,
+                    agent: routed.agent,
                 });
             });
             match result {
@@ -268,6 +295,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     let mut seen = std::collections::HashSet::new();
     // stream -> (ts, source, line, event)
     let mut streams: BTreeMap<String, Vec<StreamItem>> = BTreeMap::new();
+    let mut agent_records = Vec::new();
     for (i, p) in parsed.into_iter().enumerate() {
         match p {
             Parsed::Text(s, c) => {
@@ -294,6 +322,15 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                             report.lines.noise += 1
                         }
                         _ => report.lines.parsed += 1,
+                    }
+                    if let Some((kind, turn)) = e.agent {
+                        agent_records.push(AgentRecord {
+                            stream: e.stream.clone(),
+                            ts_ms: e.ts_ms,
+                            loc: crate::timeline::Loc { source: i, line: e.line },
+                            turn,
+                            kind,
+                        });
                     }
                     if let Some((kind, thread)) = e.event {
                         streams.entry(e.stream).or_default().push((e.ts_ms, i, e.line, kind, thread));
@@ -334,8 +371,16 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         }
         calls.extend(c);
     }
+    let (turns, agent_calls) = agent_turns::build(agent_records, opts.agent.turn_gap_ms);
+    let throttle = match agent_turns::report(&turns, &agent_calls, &opts.agent.quotas) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("throttle report: {e}"));
+            None
+        }
+    };
     let reports: Vec<SourceReport> = sources.iter().map(|s| s.report.clone()).collect();
-    let input = DetectorInput { sources: &reports, calls: &calls, settings: &opts.detect };
+    let input = DetectorInput { sources: &reports, calls: &calls, settings: &opts.detect, throttle: throttle.as_ref() };
     let findings = detect::run_all(&input);
     let totals = Totals {
         sources: sources.len(),
@@ -354,6 +399,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         errors,
         totals,
         findings,
+        throttle,
         timelines: None,
         calls,
     }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod analyze;
 pub mod container;
 pub mod detect;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use bfx::analyze::{AnalyzeOptions, analyze_args};
+use bfx::analyze::{AgentOptions, AnalyzeOptions, analyze_args};
 use bfx::detect::DetectorSettings;
 use bfx::format::ParseOptions;
 use bfx::format::prefix::{CustomFormat, LineFormat};
@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Rebuild per-call timelines and report stale-socket hangs and hidden retries.
+    /// Rebuild per-call timelines; report stale-socket hangs, hidden retries and throttle amplification.
     Analyze(AnalyzeArgs),
 }
 
@@ -56,6 +56,16 @@ struct AnalyzeArgs {
     /// At most this many calls listed per finding that lists examples.
     #[arg(long, default_value_t = 100)]
     max_listed: usize,
+    /// Map a JSON log field, e.g. --field model=$.llm.model_id (names: model, turn, request, trace,
+    /// session, latency, ttft, error, outcome, region, from_model, to_model, reason).
+    #[arg(long = "field", value_name = "NAME=$.PATH")]
+    fields: Vec<String>,
+    /// A requests-per-minute quota to compare peaks against, e.g. --quota us.anthropic.claude-haiku-4-5-20251001-v1:0=50.
+    #[arg(long = "quota", value_name = "MODEL=RPM")]
+    quotas: Vec<String>,
+    /// Agent records of one stream with no turn id belong to one turn while they are at most this many seconds apart.
+    #[arg(long, default_value_t = 300.0)]
+    turn_gap: f64,
 }
 
 fn main() -> ExitCode {
@@ -80,9 +90,19 @@ fn run() -> anyhow::Result<ExitCode> {
                 None => None,
             };
             anyhow::ensure!(args.idle_threshold > 0.0, "--idle-threshold must be positive");
+            let mut agent = AgentOptions { turn_gap_ms: (args.turn_gap * 1000.0).round() as i64, ..Default::default() };
+            for f in &args.fields {
+                agent.fields.set(f).map_err(anyhow::Error::msg)?;
+            }
+            for q in &args.quotas {
+                let (model, rpm) = q.rsplit_once('=').context("--quota expects MODEL=RPM")?;
+                let rpm: u64 = rpm.parse().with_context(|| format!("--quota {q}: RPM must be a whole number"))?;
+                agent.quotas.insert(model.to_string(), rpm);
+            }
             let opts = AnalyzeOptions {
                 parse: ParseOptions { custom, batch_bytes: 0 },
                 detect: DetectorSettings { idle_threshold_s: args.idle_threshold, max_listed_calls: args.max_listed },
+                agent,
             };
             let mut analysis = analyze_args(&args.inputs, &opts);
             if args.timelines {

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::agent::{self, AgentKind, FieldMap, TurnKeyKind};
 use crate::event::EventKind;
 use crate::format::botocore::{self, Message};
 use crate::format::prefix::LineFormat;
@@ -43,6 +44,9 @@ impl PayloadKind {
     }
 }
 
+/// An agent-level record kind with its turn key, if the record has one.
+pub type AgentPart = (AgentKind, Option<(TurnKeyKind, String)>);
+
 /// A routed message: its kind and, for botocore records, the event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Routed {
@@ -50,31 +54,29 @@ pub struct Routed {
     pub kind: PayloadKind,
     /// The botocore event, with the record's thread name if it has one.
     pub event: Option<(EventKind, Option<String>)>,
+    /// What an agent log record says about model calls, turns and hops.
+    pub agent: Option<AgentPart>,
 }
-
-const BEDROCK_ERRORS: [&str; 5] = [
-    "ThrottlingException",
-    "ModelThrottledException",
-    "ServiceUnavailableException",
-    "ModelTimeoutException",
-    "ValidationException",
-];
 
 /// Classifies one message. `formats` are the line formats to try for Python
 /// logging records (the built-ins, or the user's `--log-format`).
-pub fn route(message: &str, formats: &[LineFormat]) -> Routed {
+pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed {
     let first = message.split('\n').next().unwrap_or("");
     let bytes = first.as_bytes();
     let trimmed = message.trim_start();
     if trimmed.starts_with('{') {
-        let kind = if trimmed.contains("\"ModelInvocationLog\"") && trimmed.contains("\"schemaType\"") {
-            PayloadKind::InvocationLog
-        } else if serde_json::from_str::<serde::de::IgnoredAny>(trimmed.trim_end()).is_ok() {
-            PayloadKind::AppJson
-        } else {
-            PayloadKind::Unrecognized
+        if trimmed.contains("\"ModelInvocationLog\"") && trimmed.contains("\"schemaType\"") {
+            return Routed { kind: PayloadKind::InvocationLog, event: None, agent: None };
+        }
+        return match serde_json::from_str::<serde_json::Value>(trimmed.trim_end()) {
+            Ok(doc) => {
+                let agent = agent::parse_json(&doc, fields);
+                let strands = doc.get("logger").and_then(|l| l.as_str()).is_some_and(|l| l.starts_with("strands"));
+                let kind = if strands { PayloadKind::Strands } else { PayloadKind::AppJson };
+                Routed { kind, event: None, agent }
+            }
+            Err(_) => Routed { kind: PayloadKind::Unrecognized, event: None, agent: None },
         };
-        return Routed { kind, event: None };
     }
     for f in formats {
         if let Some(p) = f.split(bytes) {
@@ -89,29 +91,31 @@ pub fn route(message: &str, formats: &[LineFormat]) -> Routed {
                     Message::Event(k) => Routed {
                         kind: PayloadKind::BotocoreEvent,
                         event: Some((k, p.thread.map(|t| String::from_utf8_lossy(t).into_owned()))),
+                        agent: None,
                     },
-                    Message::Noise => Routed { kind: PayloadKind::BotocoreNoise, event: None },
+                    Message::Noise => Routed { kind: PayloadKind::BotocoreNoise, event: None, agent: None },
                 };
             }
             if logger.starts_with(b"strands") {
-                return Routed { kind: PayloadKind::Strands, event: None };
+                let agent = agent::parse_strands(&String::from_utf8_lossy(p.message)).map(|k| (k, None));
+                return Routed { kind: PayloadKind::Strands, event: None, agent };
             }
-            if BEDROCK_ERRORS.iter().any(|e| message.contains(e)) {
-                return Routed { kind: PayloadKind::BedrockError, event: None };
+            if let Some(k) = agent::error_line(message) {
+                return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)) };
             }
-            return Routed { kind: PayloadKind::OtherLogRecord, event: None };
+            return Routed { kind: PayloadKind::OtherLogRecord, event: None, agent: None };
         }
     }
     if ["START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START", "INIT_REPORT"]
         .iter()
         .any(|p| first.starts_with(p))
     {
-        return Routed { kind: PayloadKind::LambdaPlatform, event: None };
+        return Routed { kind: PayloadKind::LambdaPlatform, event: None, agent: None };
     }
-    if BEDROCK_ERRORS.iter().any(|e| message.contains(e)) {
-        return Routed { kind: PayloadKind::BedrockError, event: None };
+    if let Some(k) = agent::error_line(message) {
+        return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)) };
     }
-    Routed { kind: PayloadKind::Unrecognized, event: None }
+    Routed { kind: PayloadKind::Unrecognized, event: None, agent: None }
 }
 
 #[cfg(test)]
@@ -121,23 +125,25 @@ mod tests {
     #[test]
     fn routes_each_kind() {
         let f = LineFormat::builtins().to_vec();
-        let r = route("DEBUG:urllib3.connectionpool:Starting new HTTPS connection (2): h:443", &f);
+        let m = FieldMap::default();
+        let r = route("DEBUG:urllib3.connectionpool:Starting new HTTPS connection (2): h:443", &f, &m);
         assert_eq!(r.kind, PayloadKind::BotocoreEvent);
-        assert_eq!(route("DEBUG:botocore.hooks:Event x", &f).kind, PayloadKind::BotocoreNoise);
+        assert_eq!(route("DEBUG:botocore.hooks:Event x", &f, &m).kind, PayloadKind::BotocoreNoise);
         assert_eq!(
-            route(r#"{"timestamp":"2024-11-20T16:47:52Z","schemaType":"ModelInvocationLog","requestId":"r"}"#, &f).kind,
+            route(r#"{"timestamp":"2024-11-20T16:47:52Z","schemaType":"ModelInvocationLog","requestId":"r"}"#, &f, &m)
+                .kind,
             PayloadKind::InvocationLog
         );
-        assert_eq!(route(r#"{"level":"INFO","message":"hi"}"#, &f).kind, PayloadKind::AppJson);
+        assert_eq!(route(r#"{"level":"INFO","message":"hi"}"#, &f, &m).kind, PayloadKind::AppJson);
         assert_eq!(
-            route("DEBUG:strands.event_loop._retry:retry_delay_seconds=<4>, max_attempts=<6>, current_attempt=<1> | ModelThrottledException encountered | delaying before next retry", &f).kind,
+            route("DEBUG:strands.event_loop._retry:retry_delay_seconds=<4>, max_attempts=<6>, current_attempt=<1> | ModelThrottledException encountered | delaying before next retry", &f, &m).kind,
             PayloadKind::Strands
         );
-        assert_eq!(route("START RequestId: 8f5 Version: $LATEST", &f).kind, PayloadKind::LambdaPlatform);
+        assert_eq!(route("START RequestId: 8f5 Version: $LATEST", &f, &m).kind, PayloadKind::LambdaPlatform);
         assert_eq!(
-            route("[ERROR] ThrottlingException: An error occurred (ThrottlingException) when calling the Converse operation", &f).kind,
+            route("[ERROR] ThrottlingException: An error occurred (ThrottlingException) when calling the Converse operation", &f, &m).kind,
             PayloadKind::BedrockError
         );
-        assert_eq!(route("[ERROR] First test message", &f).kind, PayloadKind::Unrecognized);
+        assert_eq!(route("[ERROR] First test message", &f, &m).kind, PayloadKind::Unrecognized);
     }
 }

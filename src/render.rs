@@ -45,6 +45,9 @@ pub fn terminal(a: &Analysis) -> String {
     for f in &a.findings {
         render_finding(&mut out, f);
     }
+    if let Some(t) = &a.throttle {
+        render_throttle(&mut out, t);
+    }
     out.push_str("Sources (every line accounted for)\n");
     let mut t = table();
     t.set_header(vec!["source", "format", "lines", "parsed", "noise", "unrecognized", "calls", "timeouts (c, r)"]);
@@ -176,6 +179,22 @@ fn render_finding(out: &mut String, f: &Finding) {
                 out.push('\n');
             }
         }
+        FindingDetail::ThrottleAmplification(d) => {
+            out.push_str(&format!(
+                "   {:.2} model calls per turn on average; {:.1} s of agent backoff{}\n",
+                d.calls_per_turn_mean,
+                d.backoff_s,
+                d.worst_model
+                    .as_ref()
+                    .map(|m| format!(
+                        "; worst: {} ({}) with {} throttles per success",
+                        m.model,
+                        m.region,
+                        m.throttles_per_success.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "∞".into())
+                    ))
+                    .unwrap_or_default()
+            ));
+        }
     }
     for fix in &f.fix {
         out.push_str(&format!("   fix: {fix}\n"));
@@ -197,4 +216,71 @@ fn evidence_cell(evidence: &[crate::detect::Evidence]) -> String {
         }
     }
     out.join("\n")
+}
+
+fn render_throttle(out: &mut String, t: &crate::agent::turns::ThrottleReport) {
+    out.push_str(&format!("Throttle amplification: {}\n", t.headline));
+    let keys: Vec<String> = t.turn_keys.iter().map(|(k, n)| format!("{n} by {k:?}")).collect();
+    out.push_str(&format!("   turns grouped: {}; {} turns ended in failure\n", keys.join(", "), t.failed_turns));
+    let mut tb = table();
+    tb.set_header(vec![
+        "model",
+        "region",
+        "calls",
+        "ok",
+        "throttled",
+        "throttles/ok",
+        "retries/call",
+        "backoff s",
+        "peak rpm",
+    ]);
+    for m in &t.models {
+        tb.add_row(vec![
+            Cell::new(&m.model),
+            Cell::new(&m.region),
+            right(m.calls),
+            right(m.successes),
+            right(m.throttles),
+            right(m.throttles_per_success.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "∞".into())),
+            right(format!("{:.2}", m.retries_per_call)),
+            right(format!("{:.1}", m.backoff_s)),
+            right(match m.quota_rpm {
+                Some(q) => format!("{} / quota {q}", m.peak_rpm),
+                None => m.peak_rpm.to_string(),
+            }),
+        ]);
+    }
+    out.push_str(&tb.to_string());
+    out.push('\n');
+    let dist = |d: &[(u64, u64)]| d.iter().map(|(v, n)| format!("{v}:{n}")).collect::<Vec<_>>().join("  ");
+    out.push_str(&format!(
+        "   calls per turn (calls:turns): {}  (mean {:.2})\n",
+        dist(&t.calls_per_turn),
+        t.calls_per_turn_mean
+    ));
+    out.push_str(&format!("   fallback hops per turn (hops:turns): {}\n", dist(&t.hops_per_turn)));
+    for (from, to, reason, n) in &t.hop_edges {
+        out.push_str(&format!("   hop {from} → {to} ({reason}): {n}\n"));
+    }
+    let mut busiest: Vec<&crate::agent::turns::MinuteRow> = t.per_minute.iter().collect();
+    busiest.sort_by(|a, b| b.throttles.cmp(&a.throttles).then(a.minute_ms.cmp(&b.minute_ms)));
+    for m in busiest.iter().take(3).filter(|m| m.throttles > 0) {
+        out.push_str(&format!(
+            "   minute {} UTC {}: {} calls, {} throttles, {} hops away\n",
+            crate::format::prefix::format_ms(m.minute_ms),
+            m.model,
+            m.calls,
+            m.throttles,
+            m.hops
+        ));
+    }
+    for l in &t.latency {
+        out.push_str(&format!(
+            "   latency {}: mean {:.0} ms = TTFT {:.0} + generation {:.0}; p50/p95/p99 total {:.0}/{:.0}/{:.0}, TTFT {:.0}/{:.0}/{:.0}, generation {:.0}/{:.0}/{:.0} ms\n",
+            l.model, l.mean_total_ms, l.mean_ttft_ms, l.mean_generation_ms,
+            l.total.p50, l.total.p95, l.total.p99, l.ttft.p50, l.ttft.p95, l.ttft.p99,
+            l.generation.p50, l.generation.p95, l.generation.p99
+        ));
+    }
+    out.push('\n');
 }

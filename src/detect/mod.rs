@@ -4,6 +4,7 @@
 
 pub mod hidden_retries;
 pub mod stale_socket;
+pub mod throttle;
 
 use serde::Serialize;
 
@@ -18,6 +19,8 @@ pub struct DetectorInput<'a> {
     pub calls: &'a [Call],
     /// User settings.
     pub settings: &'a DetectorSettings,
+    /// The agent-level throttle report, when agent logs were found.
+    pub throttle: Option<&'a crate::agent::turns::ThrottleReport>,
 }
 
 /// Thresholds the user can change.
@@ -46,7 +49,11 @@ pub trait Detector: Sync {
 
 /// Every detector, in no particular order (findings are ranked by impact).
 pub fn all() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(stale_socket::StaleSocketDetector), Box::new(hidden_retries::HiddenRetriesDetector)]
+    vec![
+        Box::new(stale_socket::StaleSocketDetector),
+        Box::new(hidden_retries::HiddenRetriesDetector),
+        Box::new(throttle::ThrottleAmplificationDetector),
+    ]
 }
 
 /// One finding: what happened, what it cost, how to fix it, and the proof.
@@ -75,6 +82,8 @@ pub enum FindingDetail {
     StaleSocket(stale_socket::StaleSocketDetail),
     /// See [`hidden_retries`].
     HiddenRetries(hidden_retries::HiddenRetriesDetail),
+    /// See [`throttle`].
+    ThrottleAmplification(throttle::ThrottleDetail),
 }
 
 /// One cited line of raw input.
