@@ -64,7 +64,14 @@ pub fn terminal(a: &Analysis) -> String {
         });
         t.add_row(vec![
             Cell::new(&s.report.name),
-            Cell::new(format!("{gz}{}", if fmts.is_empty() { "-".into() } else { fmts.join(", ") })),
+            Cell::new(format!(
+                "{gz}{}",
+                match (s.report.container, fmts.is_empty()) {
+                    (Some(k), _) => format!("{k:?}"),
+                    (None, true) => "-".into(),
+                    (None, false) => fmts.join(", "),
+                }
+            )),
             right(s.report.lines.lines_read),
             right(s.report.lines.parsed),
             right(s.report.lines.noise),

@@ -18,7 +18,7 @@ pub struct AgentCall {
     pub model: String,
     /// Region (`unknown` when not logged).
     pub region: String,
-    /// UTC ms.
+    /// When the call started, UTC ms (record time minus its latency, where logged).
     pub ts_ms: i64,
     /// Outcome.
     pub outcome: CallOutcome,
@@ -144,6 +144,11 @@ pub fn build(mut records: Vec<AgentRecord>, turn_gap_ms: i64) -> (Vec<Turn>, Vec
                     c.region = region.clone().unwrap_or_else(|| "unknown".into());
                     c.latency_ms = *latency_ms;
                     c.ttft_ms = *ttft_ms;
+                    // Records are written when a call ends; quotas count
+                    // requests when they arrive, so bucket by the start.
+                    if let Some(l) = latency_ms {
+                        c.ts_ms = r.ts_ms - l.round() as i64;
+                    }
                     push_call(&mut turn_calls, &mut hops, &mut hop, &mut current_model, c);
                 }
                 AgentKind::StrandsRetry { delay_s, .. } => {
