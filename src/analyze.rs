@@ -1,7 +1,6 @@
 //! The pipeline: sources → formats → events → timelines → detectors → report.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::io::BufRead;
 
 use rayon::prelude::*;
@@ -156,21 +155,61 @@ enum Parsed {
     Text(SourceSummary, Vec<Call>),
     /// A CloudWatch container: its events wait for de-duplication and
     /// per-stream ordering across all inputs.
-    Container(SourceReport, Vec<StreamEvent>),
+    Container(SourceReport, Vec<StreamEvent>, Vec<String>),
 }
 
 /// A botocore event of a log stream: (time, source, line, event, thread).
 type StreamItem = (i64, usize, u64, EventKind, Option<String>);
 
+/// Container events routed together (bounded memory, parallel routing).
+const ROUTE_BATCH: usize = 16_384;
+
 /// One container event, reduced to what the later stages need (no message).
 struct StreamEvent {
-    stream: String,
+    /// Index into the source's stream table.
+    stream: u32,
     ts_ms: i64,
     line: u64,
     dedup: u64,
     kind: PayloadKind,
-    event: Option<(EventKind, Option<String>)>,
-    agent: Option<payload::AgentPart>,
+    event: Option<Box<(EventKind, Option<String>)>>,
+    agent: Option<Box<payload::AgentPart>>,
+}
+
+/// Stream names of one source, interned.
+#[derive(Default)]
+struct StreamTable {
+    names: Vec<String>,
+    index: std::collections::HashMap<(Option<String>, String), u32>,
+    last: Option<(Option<String>, String, u32)>,
+}
+
+impl StreamTable {
+    fn intern(&mut self, group: Option<&str>, stream: &str) -> u32 {
+        // Events of one stream come in runs: compare with the last one first.
+        if let Some((g, st, i)) = &self.last
+            && g.as_deref() == group
+            && st == stream
+        {
+            return *i;
+        }
+        let i = self.lookup(group, stream);
+        self.last = Some((group.map(str::to_string), stream.to_string(), i));
+        i
+    }
+
+    fn lookup(&mut self, group: Option<&str>, stream: &str) -> u32 {
+        if let Some(&i) = self.index.get(&(group.map(str::to_string), stream.to_string())) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(match group {
+            Some(g) => format!("{g}/{stream}"),
+            None => stream.to_string(),
+        });
+        self.index.insert((group.map(str::to_string), stream.to_string()), i);
+        i
+    }
 }
 
 fn error_report(name: &str, e: String) -> SourceReport {
@@ -237,22 +276,36 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             report.compression = compression;
             report.container = Some(kind);
             let mut events = Vec::new();
+            let mut table = StreamTable::default();
+            let mut pending: Vec<container::CwEvent> = Vec::with_capacity(ROUTE_BATCH);
+            let route_batch =
+                |pending: &mut Vec<container::CwEvent>, events: &mut Vec<StreamEvent>, table: &mut StreamTable| {
+                    // Routing is the costly part: classify a batch in parallel,
+                    // then record it in file order.
+                    let routed: Vec<(payload::Routed, u64)> = pending
+                        .par_iter()
+                        .with_min_len(256)
+                        .map(|e| (payload::route(&e.message, &formats, &opts.agent.fields), dedup_key(e)))
+                        .collect();
+                    for (e, (r, dedup)) in pending.drain(..).zip(routed) {
+                        events.push(StreamEvent {
+                            stream: table.intern(e.group.as_deref(), &e.stream),
+                            ts_ms: e.ts_ms,
+                            line: e.line,
+                            dedup,
+                            kind: r.kind,
+                            event: r.event.map(Box::new),
+                            agent: r.agent.map(Box::new),
+                        });
+                    }
+                };
             let result = container::read_events(kind, reader, &hint, &mut |e| {
-                let routed = payload::route(&e.message, &formats, &opts.agent.fields);
-                let dedup = dedup_key(&e);
-                events.push(StreamEvent {
-                    stream: match &e.group {
-                        Some(g) => format!("{g}/{}", e.stream),
-                        None => e.stream,
-                    },
-                    ts_ms: e.ts_ms,
-                    line: e.line,
-                    dedup,
-                    kind: routed.kind,
-                    event: routed.event,
-                    agent: routed.agent,
-                });
+                pending.push(e);
+                if pending.len() >= ROUTE_BATCH {
+                    route_batch(&mut pending, &mut events, &mut table);
+                }
             });
+            route_batch(&mut pending, &mut events, &mut table);
             match result {
                 Ok(stats) => {
                     report.lines.noise += stats.control_messages;
@@ -267,7 +320,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                 }
                 Err(e) => report.error = Some(format!("{}: {e}; the events before it were analyzed", input.name)),
             }
-            Parsed::Container(report, events)
+            Parsed::Container(report, events, table.names)
         }
     }
 }
@@ -275,12 +328,24 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
 /// CloudWatch event ids are unique per event; containers without ids
 /// (exports, Insights) fall back to stream, time and message.
 fn dedup_key(e: &container::CwEvent) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // xxh3: fast over whole messages, and 64 bits keep accidental
+    // collisions (which would drop a real event) out of reach in practice.
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
     match &e.id {
-        Some(id) => (0u8, id).hash(&mut h),
-        None => (1u8, &e.group, &e.stream, e.ts_ms, &e.message).hash(&mut h),
+        Some(id) => {
+            h.update(b"id\0");
+            h.update(id.as_bytes());
+        }
+        None => {
+            h.update(b"ev\0");
+            h.update(e.group.as_deref().unwrap_or("").as_bytes());
+            h.update(b"\0");
+            h.update(e.stream.as_bytes());
+            h.update(&e.ts_ms.to_le_bytes());
+            h.update(e.message.as_bytes());
+        }
     }
-    h.finish()
+    h.digest()
 }
 
 /// Analyzes inputs in parallel. The result does not depend on the number of
@@ -303,7 +368,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                 sources.push(s);
                 calls.extend(c);
             }
-            Parsed::Container(mut report, events) => {
+            Parsed::Container(mut report, events, names) => {
                 let mut kinds: BTreeMap<PayloadKind, u64> = BTreeMap::new();
                 let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
                 for e in events {
@@ -316,24 +381,29 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                     match e.kind {
                         PayloadKind::Unrecognized => {
                             report.lines.unrecognized += 1;
-                            *unrec.entry(e.stream.clone()).or_default() += 1;
+                            *unrec.entry(names[e.stream as usize].clone()).or_default() += 1;
                         }
                         PayloadKind::BotocoreNoise | PayloadKind::OtherLogRecord | PayloadKind::LambdaPlatform => {
                             report.lines.noise += 1
                         }
                         _ => report.lines.parsed += 1,
                     }
-                    if let Some((kind, turn)) = e.agent {
+                    if let Some(agent) = e.agent {
+                        let (kind, turn) = *agent;
                         agent_records.push(AgentRecord {
-                            stream: e.stream.clone(),
+                            stream: names[e.stream as usize].clone(),
                             ts_ms: e.ts_ms,
                             loc: crate::timeline::Loc { source: i, line: e.line },
                             turn,
                             kind,
                         });
                     }
-                    if let Some((kind, thread)) = e.event {
-                        streams.entry(e.stream).or_default().push((e.ts_ms, i, e.line, kind, thread));
+                    if let Some(ev) = e.event {
+                        let (kind, thread) = *ev;
+                        streams
+                            .entry(names[e.stream as usize].clone())
+                            .or_default()
+                            .push((e.ts_ms, i, e.line, kind, thread));
                     }
                 }
                 for (stream, n) in &unrec {

@@ -66,7 +66,7 @@ pub struct Turn {
 /// Groups records into turns and calls. `turn_gap_ms` splits records with
 /// no turn id where their stream pauses longer than that.
 pub fn build(mut records: Vec<AgentRecord>, turn_gap_ms: i64) -> (Vec<Turn>, Vec<AgentCall>) {
-    records.sort_by(|a, b| (a.ts_ms, a.loc).cmp(&(b.ts_ms, b.loc)));
+    records.sort_by_key(|a| (a.ts_ms, a.loc));
     // Group: by key where present, else by stream and proximity.
     let mut groups: BTreeMap<(TurnKeyKind, String), Vec<AgentRecord>> = BTreeMap::new();
     let mut last_in_stream: BTreeMap<String, (i64, String)> = BTreeMap::new();
@@ -111,12 +111,13 @@ pub fn build(mut records: Vec<AgentRecord>, turn_gap_ms: i64) -> (Vec<Turn>, Vec
                          hop: &mut u32,
                          current: &mut Option<String>,
                          call: AgentCall| {
-            if let Some(prev) = current.as_ref() {
-                if *prev != call.model && call.model != "unknown" {
-                    let reason = turn_calls.last().map(|c: &AgentCall| outcome_name(&c.outcome)).unwrap_or_default();
-                    hops.push(Hop { from: prev.clone(), to: call.model.clone(), reason });
-                    *hop += 1;
-                }
+            if let Some(prev) = current.as_ref()
+                && *prev != call.model
+                && call.model != "unknown"
+            {
+                let reason = turn_calls.last().map(|c: &AgentCall| outcome_name(&c.outcome)).unwrap_or_default();
+                hops.push(Hop { from: prev.clone(), to: call.model.clone(), reason });
+                *hop += 1;
             }
             if call.model != "unknown" {
                 *current = Some(call.model.clone());
@@ -178,10 +179,10 @@ pub fn build(mut records: Vec<AgentRecord>, turn_gap_ms: i64) -> (Vec<Turn>, Vec
                 }
                 AgentKind::Fallback { to, .. } if !has_model_calls => {
                     // Strands-only turns learn the model from fallback records.
-                    if let Some(to) = to {
-                        if current_model.is_none() {
-                            current_model = Some(to.clone());
-                        }
+                    if let Some(to) = to
+                        && current_model.is_none()
+                    {
+                        current_model = Some(to.clone());
                     }
                 }
                 AgentKind::ErrorLine { code } if !has_model_calls && !has_strands => {
@@ -344,7 +345,7 @@ fn fmt_thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -218,7 +218,7 @@ pub fn read_events(
                         stream: stream_hint.to_string(),
                         ts_ms: 0,
                         id: None,
-                        message: String::from_utf8_lossy(line).into_owned(),
+                        message: utf8(line),
                         line: n,
                     });
                 }
@@ -282,13 +282,13 @@ fn read_export(
                     stream: stream.to_string(),
                     ts_ms: export_ts(&line[..24]).unwrap_or(0),
                     id: None,
-                    message: String::from_utf8_lossy(&line[25..]).into_owned(),
+                    message: utf8(&line[25..]),
                     line: n,
                 });
             } else if let Some(cur) = current.as_mut() {
                 // A message with newlines continues until the next timestamped line.
                 cur.message.push('\n');
-                cur.message.push_str(&String::from_utf8_lossy(line));
+                cur.message.push_str(&utf8(line));
             } else {
                 stats.stray_lines += 1;
             }
@@ -298,6 +298,14 @@ fn read_export(
         f(done);
     }
     Ok(())
+}
+
+/// Bytes to a String; the validating fast path first, lossy only if needed.
+fn utf8(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// The log stream an export-task object belongs to: its folder, when the

@@ -153,8 +153,12 @@ fn level(b: &[u8]) -> Option<Level> {
     })
 }
 
+/// Built once: `memmem::find` would build a searcher on every line.
+static DASH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" - "));
+
 fn split_dash(b: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = memchr::memmem::find(b, b" - ")?;
+    let i = DASH.find(b)?;
     Some((&b[..i], &b[i + 3..]))
 }
 
