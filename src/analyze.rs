@@ -306,6 +306,16 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                 }
             });
             route_batch(&mut pending, &mut events, &mut table);
+            if events.is_empty() && result.as_ref().is_ok_and(|st| st.control_messages == 0) {
+                // Shaped like a container but holding no log event (e.g. a
+                // schema document): say so rather than count nothing.
+                report.lines.lines_read += 1;
+                report.lines.unrecognized += 1;
+                report.warnings.push(format!(
+                    "{}: looks like a CloudWatch {kind:?} document but holds no log events; counted as 1 unrecognized document",
+                    input.name
+                ));
+            }
             match result {
                 Ok(stats) => {
                     report.lines.noise += stats.control_messages;

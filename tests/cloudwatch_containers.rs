@@ -128,3 +128,14 @@ fn real_cloudwatch_samples() {
     assert_eq!(a.sources[0].report.container, Some(ContainerKind::Subscription));
     assert_eq!(a.sources[0].report.unrecognized_streams, vec![("myLogGroup/myLogStream".to_string(), 2)]);
 }
+
+#[test]
+fn container_shaped_document_without_events_is_reported_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("shapes.json");
+    std::fs::write(&p, br#"{"logs": {"events": "FilteredLogEvents(list)", "timestamp": "long"}}"#).unwrap();
+    let a = analyze(&[p.display().to_string()]);
+    let r = &a.sources[0].report;
+    assert_eq!((r.lines.lines_read, r.lines.unrecognized), (1, 1));
+    assert!(r.warnings[0].contains("holds no log events"), "{:?}", r.warnings);
+}
