@@ -127,31 +127,24 @@ pub fn parse_reader(
         payloads: Vec::new(),
         unrecognized_streams: Vec::new(),
     };
-    let mut format_counts = vec![0u64; formats.len()];
-    let mut preferred: Option<usize> = None;
+    let mut framer = Framer {
+        format_counts: vec![0u64; formats.len()],
+        formats,
+        preferred: None,
+        state: Accounting::default(),
+        extra_warnings: 0,
+    };
     let mut lines = LineReader::new(reader);
     let mut batch = LineBatch::default();
     let batch_bytes = if opts.batch_bytes == 0 { 4 << 20 } else { opts.batch_bytes };
-    let mut state = Accounting::default();
     let mut first = true;
-    let mut extra_warnings = 0u64;
     loop {
         let more = match lines.read_batch(&mut batch, batch_bytes) {
             Ok(m) => m,
             Err(e) => {
                 // Analyze what was read before the failure, then stop.
                 let line_no = report.lines.lines_read + batch.lines.len() as u64;
-                process_batch(
-                    index,
-                    &batch,
-                    &formats,
-                    &mut preferred,
-                    &mut format_counts,
-                    &mut state,
-                    &mut report,
-                    sink,
-                    &mut extra_warnings,
-                );
+                framer.process_batch(index, &batch, &mut report, sink);
                 report.error = Some(
                     SourceError::Read { input: name.to_string(), line: line_no, message: e.to_string() }.to_string(),
                 );
@@ -168,20 +161,10 @@ pub fn parse_reader(
                 return Err(SourceError::Binary { input: name.to_string(), offset: offset as u64 });
             }
         }
-        process_batch(
-            index,
-            &batch,
-            &formats,
-            &mut preferred,
-            &mut format_counts,
-            &mut state,
-            &mut report,
-            sink,
-            &mut extra_warnings,
-        );
+        framer.process_batch(index, &batch, &mut report, sink);
     }
-    if extra_warnings > 0 {
-        report.warnings.push(format!("{name}: {extra_warnings} more warnings not shown"));
+    if framer.extra_warnings > 0 {
+        report.warnings.push(format!("{name}: {} more warnings not shown", framer.extra_warnings));
     }
     if report.lines.lines_read == 0 && report.error.is_none() {
         report.warnings.push(format!("{name}: empty input"));
@@ -192,7 +175,7 @@ pub fn parse_reader(
             name, report.lines.unrecognized
         ));
     }
-    report.formats = formats.iter().zip(format_counts).filter(|(_, n)| *n > 0).map(|(f, n)| (f.name(), n)).collect();
+    report.formats = framer.formats.iter().zip(framer.format_counts).filter(|(_, n)| *n > 0).map(|(f, n)| (f.name(), n)).collect();
     Ok(report)
 }
 
@@ -205,98 +188,105 @@ struct Accounting {
     in_traceback: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn process_batch(
-    index: usize,
-    batch: &LineBatch,
-    formats: &[LineFormat],
-    preferred: &mut Option<usize>,
-    format_counts: &mut [u64],
-    state: &mut Accounting,
-    report: &mut SourceReport,
-    sink: &mut dyn EventSink,
-    extra_warnings: &mut u64,
-) {
-    let pref = *preferred;
-    let parsed: Vec<Parsed> = (0..batch.lines.len())
-        .into_par_iter()
-        .with_min_len(512)
-        .map(|i| parse_line(batch.line(i), formats, pref))
-        .collect();
-    if preferred.is_none() {
-        let mut counts = vec![0u64; formats.len()];
-        for p in &parsed {
-            if let LineKind::Record { format, .. } = p.kind {
-                counts[format] += 1;
-            }
-        }
-        if let Some((i, n)) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - *i))
-            && *n > 0
-        {
-            *preferred = Some(i);
-        }
-    }
-    let mut warn = |report: &mut SourceReport, msg: String| {
-        if report.warnings.len() < MAX_WARNINGS {
-            report.warnings.push(msg);
-        } else {
-            *extra_warnings += 1;
-        }
-    };
-    for (i, p) in parsed.into_iter().enumerate() {
-        report.lines.lines_read += 1;
-        let line_no = report.lines.lines_read;
-        let span = batch.lines[i];
-        if p.invalid_utf8 {
-            report.lines.invalid_utf8 += 1;
-            if report.lines.invalid_utf8 == 1 {
-                warn(
-                    report,
-                    format!("{}:{line_no}: invalid UTF-8 (first such line; parsed where possible)", report.name),
-                );
-            }
-        }
-        if span.oversized {
-            report.lines.unrecognized += 1;
-            report.lines.oversized += 1;
-            warn(
-                report,
-                format!("{}:{line_no}: line longer than {} bytes skipped", report.name, crate::source::MAX_LINE_BYTES),
-            );
-            continue;
-        }
-        match p.kind {
-            LineKind::Record { format, ts_ms, thread, message, continuation } => {
-                format_counts[format] += 1;
-                state.continuation = Some(continuation);
-                state.in_traceback = false;
-                match message {
-                    Message::Event(kind) => {
-                        report.lines.parsed += 1;
-                        state.record_parsed = Some(true);
-                        sink.event(index, Event { line: line_no, ts_ms, thread, kind });
-                    }
-                    Message::Noise => {
-                        report.lines.noise += 1;
-                        state.record_parsed = Some(false);
-                    }
+/// Per-source framing state that lives across batches.
+struct Framer {
+    formats: Vec<LineFormat>,
+    format_counts: Vec<u64>,
+    /// The format most lines matched in the first batch: tried first.
+    preferred: Option<usize>,
+    state: Accounting,
+    extra_warnings: u64,
+}
+
+impl Framer {
+    fn process_batch(&mut self, index: usize, batch: &LineBatch, report: &mut SourceReport, sink: &mut dyn EventSink) {
+        let (formats, preferred, format_counts, state, extra_warnings) =
+            (&self.formats, &mut self.preferred, &mut self.format_counts, &mut self.state, &mut self.extra_warnings);
+        let pref = *preferred;
+        let parsed: Vec<Parsed> = (0..batch.lines.len())
+            .into_par_iter()
+            .with_min_len(512)
+            .map(|i| parse_line(batch.line(i), formats, pref))
+            .collect();
+        if preferred.is_none() {
+            let mut counts = vec![0u64; formats.len()];
+            for p in &parsed {
+                if let LineKind::Record { format, .. } = p.kind {
+                    counts[format] += 1;
                 }
             }
-            LineKind::Other { traceback_start } => {
-                let joins = match (state.record_parsed, state.continuation) {
-                    (None, _) | (_, None) => false,
-                    (_, Some(Continuation::Any)) => true,
-                    (_, Some(Continuation::TracebackOnly)) => {
-                        if traceback_start {
-                            state.in_traceback = true;
+            if let Some((i, n)) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - *i))
+                && *n > 0
+            {
+                *preferred = Some(i);
+            }
+        }
+        let mut warn = |report: &mut SourceReport, msg: String| {
+            if report.warnings.len() < MAX_WARNINGS {
+                report.warnings.push(msg);
+            } else {
+                *extra_warnings += 1;
+            }
+        };
+        for (i, p) in parsed.into_iter().enumerate() {
+            report.lines.lines_read += 1;
+            let line_no = report.lines.lines_read;
+            let span = batch.lines[i];
+            if p.invalid_utf8 {
+                report.lines.invalid_utf8 += 1;
+                if report.lines.invalid_utf8 == 1 {
+                    warn(
+                        report,
+                        format!("{}:{line_no}: invalid UTF-8 (first such line; parsed where possible)", report.name),
+                    );
+                }
+            }
+            if span.oversized {
+                report.lines.unrecognized += 1;
+                report.lines.oversized += 1;
+                warn(
+                    report,
+                    format!(
+                        "{}:{line_no}: line longer than {} bytes skipped",
+                        report.name,
+                        crate::source::MAX_LINE_BYTES
+                    ),
+                );
+                continue;
+            }
+            match p.kind {
+                LineKind::Record { format, ts_ms, thread, message, continuation } => {
+                    format_counts[format] += 1;
+                    state.continuation = Some(continuation);
+                    state.in_traceback = false;
+                    match message {
+                        Message::Event(kind) => {
+                            report.lines.parsed += 1;
+                            state.record_parsed = Some(true);
+                            sink.event(index, Event { line: line_no, ts_ms, thread, kind });
                         }
-                        state.in_traceback
+                        Message::Noise => {
+                            report.lines.noise += 1;
+                            state.record_parsed = Some(false);
+                        }
                     }
-                };
-                match (joins, state.record_parsed) {
-                    (true, Some(true)) => report.lines.parsed += 1,
-                    (true, _) => report.lines.noise += 1,
-                    (false, _) => report.lines.unrecognized += 1,
+                }
+                LineKind::Other { traceback_start } => {
+                    let joins = match (state.record_parsed, state.continuation) {
+                        (None, _) | (_, None) => false,
+                        (_, Some(Continuation::Any)) => true,
+                        (_, Some(Continuation::TracebackOnly)) => {
+                            if traceback_start {
+                                state.in_traceback = true;
+                            }
+                            state.in_traceback
+                        }
+                    };
+                    match (joins, state.record_parsed) {
+                        (true, Some(true)) => report.lines.parsed += 1,
+                        (true, _) => report.lines.noise += 1,
+                        (false, _) => report.lines.unrecognized += 1,
+                    }
                 }
             }
         }
