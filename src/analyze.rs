@@ -299,13 +299,43 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                         });
                     }
                 };
-            let result = container::read_events(kind, reader, &hint, &mut |e| {
-                pending.push(e);
-                if pending.len() >= ROUTE_BATCH {
-                    route_batch(&mut pending, &mut events, &mut table);
-                }
-            });
-            route_batch(&mut pending, &mut events, &mut table);
+            let result = if kind == container::ContainerKind::ExportTask {
+                // The large line-based shape: route borrowed slices of each
+                // read batch in parallel, without an owned message per event.
+                let stream = table.intern(None, &hint);
+                let mut stats = container::ContainerStats::default();
+                container::read_export_batched(reader, &mut stats, &mut |evs| {
+                    let routed: Vec<(payload::Routed, u64)> = evs
+                        .par_iter()
+                        .with_min_len(256)
+                        .map(|e| {
+                            let r = payload::route(&e.message, &formats, &opts.agent.fields);
+                            (r, dedup_parts(None, &hint, e.ts_ms, None, &e.message))
+                        })
+                        .collect();
+                    for (e, (r, dedup)) in evs.iter().zip(routed) {
+                        events.push(StreamEvent {
+                            stream,
+                            ts_ms: e.ts_ms,
+                            line: e.line,
+                            dedup,
+                            kind: r.kind,
+                            event: r.event.map(Box::new),
+                            agent: r.agent.map(Box::new),
+                        });
+                    }
+                })
+                .map(|()| stats)
+            } else {
+                let r = container::read_events(kind, reader, &hint, &mut |e| {
+                    pending.push(e);
+                    if pending.len() >= ROUTE_BATCH {
+                        route_batch(&mut pending, &mut events, &mut table);
+                    }
+                });
+                route_batch(&mut pending, &mut events, &mut table);
+                r
+            };
             if events.is_empty() && result.as_ref().is_ok_and(|st| st.control_messages == 0) {
                 // Shaped like a container but holding no log event (e.g. a
                 // schema document): say so rather than count nothing.
@@ -338,21 +368,25 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
 /// CloudWatch event ids are unique per event; containers without ids
 /// (exports, Insights) fall back to stream, time and message.
 fn dedup_key(e: &container::CwEvent) -> u64 {
+    dedup_parts(e.group.as_deref(), &e.stream, e.ts_ms, e.id.as_deref(), &e.message)
+}
+
+fn dedup_parts(group: Option<&str>, stream: &str, ts_ms: i64, id: Option<&str>, message: &str) -> u64 {
     // xxh3: fast over whole messages, and 64 bits keep accidental
     // collisions (which would drop a real event) out of reach in practice.
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    match &e.id {
+    match id {
         Some(id) => {
             h.update(b"id\0");
             h.update(id.as_bytes());
         }
         None => {
             h.update(b"ev\0");
-            h.update(e.group.as_deref().unwrap_or("").as_bytes());
+            h.update(group.unwrap_or("").as_bytes());
             h.update(b"\0");
-            h.update(e.stream.as_bytes());
-            h.update(&e.ts_ms.to_le_bytes());
-            h.update(e.message.as_bytes());
+            h.update(stream.as_bytes());
+            h.update(&ts_ms.to_le_bytes());
+            h.update(message.as_bytes());
         }
     }
     h.digest()

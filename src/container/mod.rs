@@ -261,41 +261,123 @@ fn read_export(
     stats: &mut ContainerStats,
     f: &mut dyn FnMut(CwEvent),
 ) -> Result<(), String> {
+    read_export_batched(reader, stats, &mut |evs| {
+        for e in evs {
+            f(CwEvent {
+                group: None,
+                stream: stream.to_string(),
+                ts_ms: e.ts_ms,
+                id: None,
+                message: e.message.clone().into_owned(),
+                line: e.line,
+            });
+        }
+    })
+}
+
+/// One export-task event, borrowing its bytes from the read batch when it
+/// is a single valid UTF-8 line (the common case), so framing allocates
+/// nothing per event.
+#[derive(Debug, Clone)]
+pub struct ExportEvent<'a> {
+    /// Event time, UTC ms.
+    pub ts_ms: i64,
+    /// Line where the event starts.
+    pub line: u64,
+    /// The message (continuation lines joined with `\n`).
+    pub message: std::borrow::Cow<'a, str>,
+}
+
+impl ExportEvent<'_> {
+    fn into_owned(self) -> ExportEvent<'static> {
+        ExportEvent { ts_ms: self.ts_ms, line: self.line, message: std::borrow::Cow::Owned(self.message.into_owned()) }
+    }
+}
+
+fn export_event<'a>(batch: &'a LineBatch, first: usize, last: usize, line: u64, ts_ms: i64) -> ExportEvent<'a> {
+    let head = &batch.line(first)[25..];
+    let message = if first == last {
+        match std::str::from_utf8(head) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => std::borrow::Cow::Owned(String::from_utf8_lossy(head).into_owned()),
+        }
+    } else {
+        let mut m = utf8(head);
+        for i in first + 1..=last {
+            m.push('\n');
+            m.push_str(&String::from_utf8_lossy(batch.line(i)));
+        }
+        std::borrow::Cow::Owned(m)
+    };
+    ExportEvent { ts_ms, line, message }
+}
+
+/// Reads a CreateExportTask object batch by batch: `on_batch` gets the
+/// events whose lines are all in the batch; an event that may continue into
+/// the next batch is carried over (owned) and delivered first next time.
+pub fn read_export_batched(
+    reader: Box<dyn BufRead + Send + '_>,
+    stats: &mut ContainerStats,
+    on_batch: &mut dyn FnMut(&[ExportEvent<'_>]),
+) -> Result<(), String> {
+    read_export_batched_sized(reader, stats, 4 << 20, on_batch)
+}
+
+/// [`read_export_batched`] with a chosen batch size (tests use tiny ones).
+pub fn read_export_batched_sized(
+    reader: Box<dyn BufRead + Send + '_>,
+    stats: &mut ContainerStats,
+    batch_bytes: usize,
+    on_batch: &mut dyn FnMut(&[ExportEvent<'_>]),
+) -> Result<(), String> {
     let mut lines = LineReader::new(reader);
     let mut batch = LineBatch::default();
     let mut n = 0u64;
-    let mut current: Option<CwEvent> = None;
+    let mut carry: Option<ExportEvent<'static>> = None;
     loop {
-        let more = lines.read_batch(&mut batch, 4 << 20).map_err(|e| format!("read failed after line {n}: {e}"))?;
+        let more = match lines.read_batch(&mut batch, batch_bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(c) = carry.take() {
+                    on_batch(&[c]);
+                }
+                return Err(format!("read failed after line {n}: {e}"));
+            }
+        };
         if !more {
             break;
         }
+        let mut evs: Vec<ExportEvent<'_>> = Vec::with_capacity(batch.lines.len());
+        let mut cur: Option<(usize, usize, u64, i64)> = None;
         for i in 0..batch.lines.len() {
             n += 1;
             let line = batch.line(i);
             if is_export_line(line) {
-                if let Some(done) = current.take() {
-                    f(done);
+                if let Some(c) = carry.take() {
+                    evs.push(c);
                 }
-                current = Some(CwEvent {
-                    group: None,
-                    stream: stream.to_string(),
-                    ts_ms: export_ts(&line[..24]).unwrap_or(0),
-                    id: None,
-                    message: utf8(&line[25..]),
-                    line: n,
-                });
-            } else if let Some(cur) = current.as_mut() {
+                if let Some((a, b, ln, ts)) = cur.take() {
+                    evs.push(export_event(&batch, a, b, ln, ts));
+                }
+                cur = Some((i, i, n, export_ts(&line[..24]).unwrap_or(0)));
+            } else if let Some(c) = cur.as_mut() {
                 // A message with newlines continues until the next timestamped line.
-                cur.message.push('\n');
-                cur.message.push_str(&utf8(line));
+                c.1 = i;
+            } else if let Some(c) = carry.as_mut() {
+                let m = c.message.to_mut();
+                m.push('\n');
+                m.push_str(&String::from_utf8_lossy(line));
             } else {
                 stats.stray_lines += 1;
             }
         }
+        if let Some((a, b, ln, ts)) = cur.take() {
+            carry = Some(export_event(&batch, a, b, ln, ts).into_owned());
+        }
+        on_batch(&evs);
     }
-    if let Some(done) = current.take() {
-        f(done);
+    if let Some(c) = carry.take() {
+        on_batch(&[c]);
     }
     Ok(())
 }
@@ -482,6 +564,23 @@ mod tests {
         assert_eq!(ev[0].stream, "testLogStream");
         assert_eq!(ev[1].ts_ms, 1440442987001);
         assert_eq!(ev[1].id.as_deref(), Some("eventId2"));
+    }
+
+    #[test]
+    fn export_events_spanning_batch_boundaries_are_whole_and_in_order() {
+        let text = "stray\n2025-04-10T12:34:56.789Z one\n2025-04-10T12:34:56.790Z two\nmore\nand more\n\
+                    2025-04-10T12:34:56.791Z three\n";
+        for batch_bytes in [1, 7, 30, 64, 1 << 20] {
+            let mut got = Vec::new();
+            let mut stats = ContainerStats::default();
+            read_export_batched_sized(Box::new(text.as_bytes()), &mut stats, batch_bytes, &mut |evs| {
+                got.extend(evs.iter().map(|e| (e.line, e.message.to_string())));
+            })
+            .unwrap();
+            let want = vec![(2, "one".to_string()), (3, "two\nmore\nand more".to_string()), (6, "three".to_string())];
+            assert_eq!(got, want, "batch of {batch_bytes} bytes");
+            assert_eq!(stats.stray_lines, 1);
+        }
     }
 
     #[test]

@@ -175,7 +175,8 @@ pub fn parse_reader(
             name, report.lines.unrecognized
         ));
     }
-    report.formats = framer.formats.iter().zip(framer.format_counts).filter(|(_, n)| *n > 0).map(|(f, n)| (f.name(), n)).collect();
+    report.formats =
+        framer.formats.iter().zip(framer.format_counts).filter(|(_, n)| *n > 0).map(|(f, n)| (f.name(), n)).collect();
     Ok(report)
 }
 
