@@ -46,7 +46,7 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                 }
             } else if let Some(rest) = msg.strip_prefix(b"Making request for OperationModel(name=") {
                 let end = memchr::memchr(b')', rest).unwrap_or(0);
-                let operation = String::from_utf8_lossy(&rest[..end]).into_owned();
+                let operation = lossy(&rest[..end]);
                 return (ev(EventKind::MakingRequest { operation }), TracebackOnly);
             } else if msg.starts_with(b"Setting ") {
                 if let Some(i) = memmem::find(msg, b" timeout as (") {
@@ -70,12 +70,12 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
                 if let Some(rest) = rest.strip_prefix(b" connection (") {
                     let close = memchr::memchr(b')', rest).unwrap_or(0);
                     if let Ok(number) = std::str::from_utf8(&rest[..close]).unwrap_or("").parse() {
-                        let host = String::from_utf8_lossy(trim(rest.get(close + 2..).unwrap_or(b""))).into_owned();
+                        let host = lossy(trim(rest.get(close + 2..).unwrap_or(b"")));
                         return (ev(EventKind::NewConnection { number, host }), TracebackOnly);
                     }
                 }
             } else if let Some(rest) = msg.strip_prefix(b"Resetting dropped connection: ") {
-                let host = String::from_utf8_lossy(trim(rest)).into_owned();
+                let host = lossy(trim(rest));
                 return (ev(EventKind::ResetDropped { host }), TracebackOnly);
             } else if msg.starts_with(b"Connection pool is full") {
                 return (ev(EventKind::PoolFull), TracebackOnly);
@@ -92,7 +92,7 @@ pub fn parse_message(logger: &[u8], msg: &[u8]) -> (Message, Continuation) {
             if let Some(rest) = msg.strip_prefix(b"retry needed: matching HTTP status and error code seen: ") {
                 let mut parts = rest.splitn(2, |&c| c == b',');
                 let status = parts.next().and_then(|s| leading_u16(trim(s)));
-                let code = parts.next().map(|c| String::from_utf8_lossy(trim(c)).into_owned());
+                let code = parts.next().map(|c| lossy(trim(c)));
                 let cause = match (status, code) {
                     (Some(s), Some(c)) => Some(RetryCause::StatusAndCode(s, c)),
                     (Some(s), None) => Some(RetryCause::Status(s)),
@@ -185,8 +185,34 @@ fn logger_suffix(logger: &[u8]) -> Option<Logger> {
     })
 }
 
+/// Searchers for the fixed keys of `Sending http request` lines, built once.
+struct SendingKeys {
+    url: memmem::Finder<'static>,
+    headers: memmem::Finder<'static>,
+    invocation: memmem::Finder<'static>,
+    sdk_request: memmem::Finder<'static>,
+    retry_mode: memmem::Finder<'static>,
+    botocore: memmem::Finder<'static>,
+}
+
+static KEYS: std::sync::LazyLock<SendingKeys> = std::sync::LazyLock::new(|| SendingKeys {
+    url: memmem::Finder::new(b"url="),
+    headers: memmem::Finder::new(b", headers="),
+    invocation: memmem::Finder::new(b"'amz-sdk-invocation-id': b'"),
+    sdk_request: memmem::Finder::new(b"'amz-sdk-request': b'"),
+    retry_mode: memmem::Finder::new(b"cfg/retry-mode#"),
+    botocore: memmem::Finder::new(b"Botocore/"),
+});
+
+/// The bytes after `key` up to `end` (or to the end of `hay`).
+fn after<'a>(hay: &'a [u8], key: &memmem::Finder<'_>, end: impl Fn(&[u8]) -> Option<usize>) -> Option<&'a [u8]> {
+    let rest = &hay[key.find(hay)? + key.needle().len()..];
+    Some(&rest[..end(rest).unwrap_or(rest.len())])
+}
+
 fn parse_sending(rest: &[u8]) -> Option<SendingRequest> {
-    let url = attr_until(rest, b"url=", b", headers=")?;
+    let k = &*KEYS;
+    let url = after(rest, &k.url, |r| k.headers.find(r))?;
     let (host, path) = split_url(url);
     let model_raw = path.strip_prefix(b"/model/").map(|p| {
         let end = memchr::memrchr(b'/', p).unwrap_or(p.len());
@@ -194,21 +220,23 @@ fn parse_sending(rest: &[u8]) -> Option<SendingRequest> {
     });
     let operation = path.strip_prefix(b"/model/").and_then(|p| {
         let i = memchr::memrchr(b'/', p)?;
-        Some(String::from_utf8_lossy(&p[i + 1..]).into_owned())
+        Some(lossy(&p[i + 1..]))
     });
     let model_id = model_raw.map(|m| percent_decode(m).decode_utf8_lossy().into_owned());
-    let invocation_id = header_value(rest, b"'amz-sdk-invocation-id': b'");
-    let sdk_request = header_value(rest, b"'amz-sdk-request': b'").unwrap_or_default();
+    let quote = |r: &[u8]| memchr::memchr(b'\'', r);
+    let invocation_id = after(rest, &k.invocation, quote).map(lossy);
+    let sdk_request = after(rest, &k.sdk_request, quote).map(lossy).unwrap_or_default();
     let attempt = kv_u32(&sdk_request, "attempt=");
     let max_attempts = kv_u32(&sdk_request, "max=");
-    let retry_mode = after_token(rest, b"cfg/retry-mode#");
-    let botocore_version = after_token(rest, b"Botocore/");
+    let token_end = |r: &[u8]| r.iter().position(|c| matches!(c, b' ' | b'\'' | b','));
+    let retry_mode = after(rest, &k.retry_mode, token_end).map(lossy);
+    let botocore_version = after(rest, &k.botocore, token_end).map(lossy);
     Some(SendingRequest {
         invocation_id,
         attempt,
         max_attempts,
-        host: String::from_utf8_lossy(host).into_owned(),
-        path: String::from_utf8_lossy(path).into_owned(),
+        host: lossy(host),
+        path: lossy(path),
         model_id,
         operation,
         retry_mode,
@@ -228,11 +256,7 @@ fn parse_response_line(msg: &[u8]) -> Option<EventKind> {
     let _method = parts.next()?;
     let path = parts.next()?;
     let status = leading_u16(trim(&msg[q2 + 1..]))?;
-    Some(EventKind::HttpResponse {
-        status,
-        host: String::from_utf8_lossy(host).into_owned(),
-        path: String::from_utf8_lossy(path).into_owned(),
-    })
+    Some(EventKind::HttpResponse { status, host: lossy(host), path: lossy(path) })
 }
 
 fn transport_error(text: &[u8]) -> TransportError {
@@ -264,33 +288,13 @@ fn split_url(url: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-fn attr_until<'a>(hay: &'a [u8], key: &[u8], end: &[u8]) -> Option<&'a [u8]> {
-    let i = memmem::find(hay, key)? + key.len();
-    let rest = &hay[i..];
-    let j = memmem::find(rest, end).unwrap_or(rest.len());
-    Some(&rest[..j])
-}
-
-/// The value of a header inside the `headers={...}` repr: `'name': b'value'`.
-fn header_value(hay: &[u8], key: &[u8]) -> Option<String> {
-    let v = attr_until(hay, key, b"'")?;
-    Some(String::from_utf8_lossy(v).into_owned())
-}
-
 /// The value of `'key': 'value'` in a Python dict repr.
 fn dict_value(hay: &[u8], key: &[u8]) -> Option<String> {
     let i = memmem::find(hay, key)?;
     let rest = &hay[i + key.len()..];
     let rest = rest.strip_prefix(b"': '")?;
     let j = memchr::memchr(b'\'', rest)?;
-    Some(String::from_utf8_lossy(&rest[..j]).into_owned())
-}
-
-fn after_token(hay: &[u8], key: &[u8]) -> Option<String> {
-    let i = memmem::find(hay, key)? + key.len();
-    let rest = &hay[i..];
-    let j = rest.iter().position(|c| matches!(c, b' ' | b'\'' | b',')).unwrap_or(rest.len());
-    Some(String::from_utf8_lossy(&rest[..j]).into_owned())
+    Some(lossy(&rest[..j]))
 }
 
 fn kv_u32(s: &str, key: &str) -> Option<u32> {
@@ -363,5 +367,13 @@ mod tests {
                 error_type: Some("ThrottlingException".into())
             })
         );
+    }
+}
+
+/// Bytes to a String: the validating fast path, lossy only when needed.
+fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
 }
