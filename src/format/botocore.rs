@@ -320,6 +320,14 @@ fn leading_u16(b: &[u8]) -> Option<u16> {
     std::str::from_utf8(&b[..end]).ok()?.parse().ok()
 }
 
+/// Bytes to a String: the validating fast path, lossy only when needed.
+fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,13 +375,5 @@ mod tests {
                 error_type: Some("ThrottlingException".into())
             })
         );
-    }
-}
-
-/// Bytes to a String: the validating fast path, lossy only when needed.
-fn lossy(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
 }
