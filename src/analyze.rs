@@ -161,9 +161,6 @@ enum Parsed {
 /// A botocore event of a log stream: (time, source, line, event, thread).
 type StreamItem = (i64, usize, u64, EventKind, Option<String>);
 
-/// Container events routed together (bounded memory, parallel routing).
-const ROUTE_BATCH: usize = 16_384;
-
 /// One container event, reduced to what the later stages need (no message).
 struct StreamEvent {
     /// Index into the source's stream table.
@@ -213,17 +210,7 @@ impl StreamTable {
 }
 
 fn error_report(name: &str, e: String) -> SourceReport {
-    SourceReport {
-        name: name.to_string(),
-        compression: Compression::None,
-        formats: Vec::new(),
-        lines: Default::default(),
-        warnings: Vec::new(),
-        error: Some(e),
-        container: None,
-        payloads: Vec::new(),
-        unrecognized_streams: Vec::new(),
-    }
+    SourceReport { error: Some(e), ..SourceReport::new(name, Compression::None) }
 }
 
 fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
@@ -242,9 +229,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
     };
     if marker {
         // CloudWatch's `aws-logs-write-test` object, written by CreateExportTask.
-        let mut report = error_report(&input.name, String::new());
-        report.error = None;
-        report.compression = compression;
+        let mut report = SourceReport::new(&input.name, compression);
         report.lines.lines_read = 1;
         report.lines.noise = 1;
         report.warnings.push(format!("{}: CloudWatch export permission-check marker, ignored", input.name));
@@ -271,71 +256,30 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                 None => LineFormat::builtins().to_vec(),
             };
             let hint = container::export_stream_name(&input.name);
-            let mut report = error_report(&input.name, String::new());
-            report.error = None;
-            report.compression = compression;
+            let mut report = SourceReport::new(&input.name, compression);
             report.container = Some(kind);
             let mut events = Vec::new();
             let mut table = StreamTable::default();
-            let mut pending: Vec<container::CwEvent> = Vec::with_capacity(ROUTE_BATCH);
-            let route_batch =
-                |pending: &mut Vec<container::CwEvent>, events: &mut Vec<StreamEvent>, table: &mut StreamTable| {
-                    // Routing is the costly part: classify a batch in parallel,
-                    // then record it in file order.
-                    let routed: Vec<(payload::Routed, u64)> = pending
-                        .par_iter()
-                        .with_min_len(256)
-                        .map(|e| (payload::route(&e.message, &formats, &opts.agent.fields), dedup_key(e)))
-                        .collect();
-                    for (e, (r, dedup)) in pending.drain(..).zip(routed) {
-                        events.push(StreamEvent {
-                            stream: table.intern(e.group.as_deref(), &e.stream),
-                            ts_ms: e.ts_ms,
-                            line: e.line,
-                            dedup,
-                            kind: r.kind,
-                            event: r.event.map(Box::new),
-                            agent: r.agent.map(Box::new),
-                        });
-                    }
-                };
-            let result = if kind == container::ContainerKind::ExportTask {
-                // The large line-based shape: route borrowed slices of each
-                // read batch in parallel, without an owned message per event.
-                let stream = table.intern(None, &hint);
-                let mut stats = container::ContainerStats::default();
-                container::read_export_batched(reader, &mut stats, &mut |evs| {
-                    let routed: Vec<(payload::Routed, u64)> = evs
-                        .par_iter()
-                        .with_min_len(256)
-                        .map(|e| {
-                            let r = payload::route(&e.message, &formats, &opts.agent.fields);
-                            (r, dedup_parts(None, &hint, e.ts_ms, None, &e.message))
-                        })
-                        .collect();
-                    for (e, (r, dedup)) in evs.iter().zip(routed) {
-                        events.push(StreamEvent {
-                            stream,
-                            ts_ms: e.ts_ms,
-                            line: e.line,
-                            dedup,
-                            kind: r.kind,
-                            event: r.event.map(Box::new),
-                            agent: r.agent.map(Box::new),
-                        });
-                    }
-                })
-                .map(|()| stats)
-            } else {
-                let r = container::read_events(kind, reader, &hint, &mut |e| {
-                    pending.push(e);
-                    if pending.len() >= ROUTE_BATCH {
-                        route_batch(&mut pending, &mut events, &mut table);
-                    }
-                });
-                route_batch(&mut pending, &mut events, &mut table);
-                r
-            };
+            let result = container::read_events(kind, reader, &hint, &mut |evs| {
+                // Routing is the costly part: classify the batch in parallel,
+                // then record it in file order.
+                let routed: Vec<(payload::Routed, u64)> = evs
+                    .par_iter()
+                    .with_min_len(256)
+                    .map(|e| (payload::route(&e.message, &formats, &opts.agent.fields), dedup_key(e)))
+                    .collect();
+                for (e, (r, dedup)) in evs.iter().zip(routed) {
+                    events.push(StreamEvent {
+                        stream: table.intern(e.group.as_deref(), &e.stream),
+                        ts_ms: e.ts_ms,
+                        line: e.line,
+                        dedup,
+                        kind: r.kind,
+                        event: r.event.map(Box::new),
+                        agent: r.agent.map(Box::new),
+                    });
+                }
+            });
             if events.is_empty() && result.as_ref().is_ok_and(|st| st.control_messages == 0) {
                 // Shaped like a container but holding no log event (e.g. a
                 // schema document): say so rather than count nothing.
@@ -367,26 +311,22 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
 
 /// CloudWatch event ids are unique per event; containers without ids
 /// (exports, Insights) fall back to stream, time and message.
-fn dedup_key(e: &container::CwEvent) -> u64 {
-    dedup_parts(e.group.as_deref(), &e.stream, e.ts_ms, e.id.as_deref(), &e.message)
-}
-
-fn dedup_parts(group: Option<&str>, stream: &str, ts_ms: i64, id: Option<&str>, message: &str) -> u64 {
+fn dedup_key(e: &container::CwEvent<'_>) -> u64 {
     // xxh3: fast over whole messages, and 64 bits keep accidental
     // collisions (which would drop a real event) out of reach in practice.
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    match id {
+    match &e.id {
         Some(id) => {
             h.update(b"id\0");
             h.update(id.as_bytes());
         }
         None => {
             h.update(b"ev\0");
-            h.update(group.unwrap_or("").as_bytes());
+            h.update(e.group.as_deref().unwrap_or("").as_bytes());
             h.update(b"\0");
-            h.update(stream.as_bytes());
-            h.update(&ts_ms.to_le_bytes());
-            h.update(message.as_bytes());
+            h.update(e.stream.as_bytes());
+            h.update(&e.ts_ms.to_le_bytes());
+            h.update(e.message.as_bytes());
         }
     }
     h.digest()
@@ -403,7 +343,11 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
     // stream -> (ts, source, line, event)
-    let mut streams: BTreeMap<String, Vec<StreamItem>> = BTreeMap::new();
+    // Streams merge across inputs by name; each source's table is mapped to
+    // global ids once, so events carry a number, not a name.
+    let mut stream_names: Vec<String> = Vec::new();
+    let mut stream_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut streams: Vec<Vec<StreamItem>> = Vec::new();
     let mut agent_records = Vec::new();
     for (i, p) in parsed.into_iter().enumerate() {
         match p {
@@ -413,6 +357,16 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                 calls.extend(c);
             }
             Parsed::Container(mut report, events, names) => {
+                let global: Vec<usize> = names
+                    .iter()
+                    .map(|n| {
+                        *stream_ids.entry(n.clone()).or_insert_with(|| {
+                            stream_names.push(n.clone());
+                            streams.push(Vec::new());
+                            streams.len() - 1
+                        })
+                    })
+                    .collect();
                 let mut kinds: BTreeMap<PayloadKind, u64> = BTreeMap::new();
                 let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
                 for e in events {
@@ -444,10 +398,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                     }
                     if let Some(ev) = e.event {
                         let (kind, thread) = *ev;
-                        streams
-                            .entry(names[e.stream as usize].clone())
-                            .or_default()
-                            .push((e.ts_ms, i, e.line, kind, thread));
+                        streams[global[e.stream as usize]].push((e.ts_ms, i, e.line, kind, thread));
                     }
                 }
                 for (stream, n) in &unrec {
@@ -464,8 +415,11 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     }
     // Each stream is one process: rebuild its calls in time order (export
     // chunks are not sorted), across every input that holds part of it.
-    let rebuilt: Vec<(Vec<Call>, ClientNotes)> = streams
+    let mut by_name: Vec<(String, Vec<StreamItem>)> = stream_names.into_iter().zip(streams).collect();
+    by_name.sort_by(|a, b| a.0.cmp(&b.0));
+    let rebuilt: Vec<(Vec<Call>, ClientNotes)> = by_name
         .into_par_iter()
+        .filter(|(_, evs)| !evs.is_empty())
         .map(|(_, mut evs)| {
             evs.sort_by_key(|e| (e.0, e.1, e.2));
             let mut b = TimelineBuilder::new(evs.first().map_or(0, |e| e.1));

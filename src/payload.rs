@@ -37,13 +37,6 @@ pub enum PayloadKind {
     Unrecognized,
 }
 
-impl PayloadKind {
-    /// Whether the message was used or known (not unrecognized).
-    pub fn recognized(self) -> bool {
-        self != PayloadKind::Unrecognized
-    }
-}
-
 /// An agent-level record kind with its turn key, if the record has one.
 pub type AgentPart = (AgentKind, Option<(TurnKeyKind, String)>);
 

@@ -3,6 +3,7 @@
 //! [`CwEvent`]s carrying the log group, the log stream and the event time in
 //! UTC ms; what the message holds is decided later, in [`crate::payload`].
 
+use std::borrow::Cow;
 use std::io::{BufRead, Read};
 
 use base64::Engine;
@@ -32,20 +33,21 @@ pub enum ContainerKind {
     JsonLines,
 }
 
-/// One log event out of a container.
+/// One log event out of a container. Export-task events borrow their bytes
+/// from the read batch; JSON shapes own theirs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CwEvent {
+pub struct CwEvent<'a> {
     /// Log group, where the container names it.
     pub group: Option<String>,
     /// Log stream (for export tasks: the folder name; for CLI output without
     /// names: the file name).
-    pub stream: String,
+    pub stream: Cow<'a, str>,
     /// Event time, UTC ms.
     pub ts_ms: i64,
     /// CloudWatch event id, where the container has one.
     pub id: Option<String>,
     /// The raw message. Held only while it is classified; never reported.
-    pub message: String,
+    pub message: Cow<'a, str>,
     /// Where it starts: the line (line-oriented shapes) or the 1-based event
     /// ordinal in the file (JSON shapes).
     pub line: u64,
@@ -124,16 +126,50 @@ pub fn parse_utc(s: &str) -> Option<i64> {
     crate::format::prefix::parse_asctime(&tmp)
 }
 
-/// Reads every event of a container, in file order, into `f`.
+/// Events handed over per batch: routing them is the costly part, and a
+/// batch can be classified in parallel.
+const EVENT_BATCH: usize = 16_384;
+
+/// Bytes of export lines read per batch.
+const EXPORT_BATCH_BYTES: usize = 4 << 20;
+
+/// Reads every event of a container, in file order, handing them to
+/// `on_batch` a batch at a time. Events read before an error are delivered
+/// before the error is returned.
 pub fn read_events(
     kind: ContainerKind,
     reader: Box<dyn BufRead + Send + '_>,
     stream_hint: &str,
-    f: &mut dyn FnMut(CwEvent),
+    on_batch: &mut dyn FnMut(&[CwEvent<'_>]),
 ) -> Result<ContainerStats, String> {
     let mut stats = ContainerStats::default();
+    if kind == ContainerKind::ExportTask {
+        return read_export(reader, stream_hint, &mut stats, EXPORT_BATCH_BYTES, on_batch).map(|()| stats);
+    }
+    let mut buf: Vec<CwEvent<'static>> = Vec::with_capacity(EVENT_BATCH);
+    let result = read_owned(kind, reader, stream_hint, &mut stats, &mut |e| {
+        buf.push(e);
+        if buf.len() >= EVENT_BATCH {
+            on_batch(&buf);
+            buf.clear();
+        }
+    });
+    if !buf.is_empty() {
+        on_batch(&buf);
+    }
+    result.map(|()| stats)
+}
+
+/// The JSON and CSV shapes, whose parsers hand over owned events one by one.
+fn read_owned(
+    kind: ContainerKind,
+    reader: Box<dyn BufRead + Send + '_>,
+    stream_hint: &str,
+    stats: &mut ContainerStats,
+    f: &mut dyn FnMut(CwEvent<'static>),
+) -> Result<(), String> {
     match kind {
-        ContainerKind::ExportTask => read_export(reader, stream_hint, &mut stats, f)?,
+        ContainerKind::ExportTask => unreachable!("export tasks are read in batches by read_export"),
         ContainerKind::CliEvents => {
             let mut n = 0u64;
             let mut de = serde_json::Deserializer::from_reader(reader);
@@ -148,7 +184,7 @@ pub fn read_events(
         }
         ContainerKind::Subscription => {
             let mut n = 0u64;
-            read_subscription(reader, &mut n, &mut stats, f)?;
+            read_subscription(reader, &mut n, stats, f)?;
         }
         ContainerKind::LambdaWrapper => {
             let mut n = 0u64;
@@ -158,7 +194,7 @@ pub fn read_events(
                     .decode(w.awslogs.data.trim())
                     .map_err(|e| format!("awslogs.data is not base64: {e}"))?;
                 let gz = std::io::BufReader::new(MultiGzDecoder::new(&raw[..]));
-                read_subscription(Box::new(gz), &mut n, &mut stats, f)?;
+                read_subscription(Box::new(gz), &mut n, stats, f)?;
             }
         }
         ContainerKind::InsightsCsv => {
@@ -172,10 +208,10 @@ pub fn read_events(
                 let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::to_string);
                 f(CwEvent {
                     group: get(group),
-                    stream: get(stream).unwrap_or_else(|| stream_hint.to_string()),
+                    stream: Cow::Owned(get(stream).unwrap_or_else(|| stream_hint.to_string())),
                     ts_ms: get(ts).and_then(|t| parse_utc(&t)).unwrap_or(0),
                     id: None,
-                    message: rec.get(msg).unwrap_or("").to_string(),
+                    message: Cow::Owned(rec.get(msg).unwrap_or("").to_string()),
                     // line 1 is the header
                     line: i as u64 + 2,
                 });
@@ -194,10 +230,10 @@ pub fn read_events(
                 let s = |k: &str| row.get(k).and_then(|v| v.as_str()).map(str::to_string);
                 f(CwEvent {
                     group: s("@log"),
-                    stream: s("@logStream").unwrap_or_else(|| stream_hint.to_string()),
+                    stream: Cow::Owned(s("@logStream").unwrap_or_else(|| stream_hint.to_string())),
                     ts_ms: s("@timestamp").and_then(|t| parse_utc(&t)).unwrap_or(0),
                     id: None,
-                    message: s("@message").unwrap_or_default(),
+                    message: Cow::Owned(s("@message").unwrap_or_default()),
                     line: i as u64 + 1,
                 });
             }
@@ -215,24 +251,24 @@ pub fn read_events(
                     }
                     f(CwEvent {
                         group: None,
-                        stream: stream_hint.to_string(),
+                        stream: Cow::Owned(stream_hint.to_string()),
                         ts_ms: 0,
                         id: None,
-                        message: utf8(line),
+                        message: Cow::Owned(utf8(line)),
                         line: n,
                     });
                 }
             }
         }
     }
-    Ok(stats)
+    Ok(())
 }
 
 fn read_subscription(
     reader: Box<dyn BufRead + Send + '_>,
     n: &mut u64,
     stats: &mut ContainerStats,
-    f: &mut dyn FnMut(CwEvent),
+    f: &mut dyn FnMut(CwEvent<'static>),
 ) -> Result<(), String> {
     for msg in serde_json::Deserializer::from_reader(reader).into_iter::<SubscriptionMessage>() {
         let msg = msg.map_err(|e| format!("subscription payload after event {n}: {e}"))?;
@@ -244,10 +280,10 @@ fn read_subscription(
             *n += 1;
             f(CwEvent {
                 group: msg.log_group.clone(),
-                stream: msg.log_stream.clone().unwrap_or_default(),
+                stream: Cow::Owned(msg.log_stream.clone().unwrap_or_default()),
                 ts_ms: e.timestamp,
                 id: e.id,
-                message: e.message,
+                message: Cow::Owned(e.message),
                 line: *n,
             });
         }
@@ -255,51 +291,17 @@ fn read_subscription(
     Ok(())
 }
 
-fn read_export(
-    reader: Box<dyn BufRead + Send + '_>,
-    stream: &str,
-    stats: &mut ContainerStats,
-    f: &mut dyn FnMut(CwEvent),
-) -> Result<(), String> {
-    read_export_batched(reader, stats, &mut |evs| {
-        for e in evs {
-            f(CwEvent {
-                group: None,
-                stream: stream.to_string(),
-                ts_ms: e.ts_ms,
-                id: None,
-                message: e.message.clone().into_owned(),
-                line: e.line,
-            });
-        }
-    })
-}
-
-/// One export-task event, borrowing its bytes from the read batch when it
-/// is a single valid UTF-8 line (the common case), so framing allocates
-/// nothing per event.
-#[derive(Debug, Clone)]
-pub struct ExportEvent<'a> {
-    /// Event time, UTC ms.
-    pub ts_ms: i64,
-    /// Line where the event starts.
-    pub line: u64,
-    /// The message (continuation lines joined with `\n`).
-    pub message: std::borrow::Cow<'a, str>,
-}
-
-impl ExportEvent<'_> {
-    fn into_owned(self) -> ExportEvent<'static> {
-        ExportEvent { ts_ms: self.ts_ms, line: self.line, message: std::borrow::Cow::Owned(self.message.into_owned()) }
-    }
-}
-
-fn export_event<'a>(batch: &'a LineBatch, first: usize, last: usize, line: u64, ts_ms: i64) -> ExportEvent<'a> {
+fn export_event<'a>(
+    batch: &'a LineBatch,
+    stream: &'a str,
+    (first, last, line, ts_ms): (usize, usize, u64, i64),
+) -> CwEvent<'a> {
     let head = &batch.line(first)[25..];
+    // One valid UTF-8 line, the common case, is borrowed: no allocation.
     let message = if first == last {
         match std::str::from_utf8(head) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => std::borrow::Cow::Owned(String::from_utf8_lossy(head).into_owned()),
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(String::from_utf8_lossy(head).into_owned()),
         }
     } else {
         let mut m = utf8(head);
@@ -307,33 +309,37 @@ fn export_event<'a>(batch: &'a LineBatch, first: usize, last: usize, line: u64, 
             m.push('\n');
             m.push_str(&String::from_utf8_lossy(batch.line(i)));
         }
-        std::borrow::Cow::Owned(m)
+        Cow::Owned(m)
     };
-    ExportEvent { ts_ms, line, message }
+    CwEvent { group: None, stream: Cow::Borrowed(stream), ts_ms, id: None, message, line }
+}
+
+fn into_owned(e: CwEvent<'_>) -> CwEvent<'static> {
+    CwEvent {
+        group: e.group,
+        stream: Cow::Owned(e.stream.into_owned()),
+        ts_ms: e.ts_ms,
+        id: e.id,
+        message: Cow::Owned(e.message.into_owned()),
+        line: e.line,
+    }
 }
 
 /// Reads a CreateExportTask object batch by batch: `on_batch` gets the
-/// events whose lines are all in the batch; an event that may continue into
-/// the next batch is carried over (owned) and delivered first next time.
-pub fn read_export_batched(
+/// events whose lines are all in the batch, borrowing them; an event that may
+/// continue into the next batch is carried over (owned) and delivered first
+/// next time.
+fn read_export(
     reader: Box<dyn BufRead + Send + '_>,
-    stats: &mut ContainerStats,
-    on_batch: &mut dyn FnMut(&[ExportEvent<'_>]),
-) -> Result<(), String> {
-    read_export_batched_sized(reader, stats, 4 << 20, on_batch)
-}
-
-/// [`read_export_batched`] with a chosen batch size (tests use tiny ones).
-pub fn read_export_batched_sized(
-    reader: Box<dyn BufRead + Send + '_>,
+    stream: &str,
     stats: &mut ContainerStats,
     batch_bytes: usize,
-    on_batch: &mut dyn FnMut(&[ExportEvent<'_>]),
+    on_batch: &mut dyn FnMut(&[CwEvent<'_>]),
 ) -> Result<(), String> {
     let mut lines = LineReader::new(reader);
     let mut batch = LineBatch::default();
     let mut n = 0u64;
-    let mut carry: Option<ExportEvent<'static>> = None;
+    let mut carry: Option<CwEvent<'static>> = None;
     loop {
         let more = match lines.read_batch(&mut batch, batch_bytes) {
             Ok(m) => m,
@@ -347,7 +353,7 @@ pub fn read_export_batched_sized(
         if !more {
             break;
         }
-        let mut evs: Vec<ExportEvent<'_>> = Vec::with_capacity(batch.lines.len());
+        let mut evs: Vec<CwEvent<'_>> = Vec::with_capacity(batch.lines.len());
         let mut cur: Option<(usize, usize, u64, i64)> = None;
         for i in 0..batch.lines.len() {
             n += 1;
@@ -357,7 +363,7 @@ pub fn read_export_batched_sized(
                     evs.push(c);
                 }
                 if let Some((a, b, ln, ts)) = cur.take() {
-                    evs.push(export_event(&batch, a, b, ln, ts));
+                    evs.push(export_event(&batch, stream, (a, b, ln, ts)));
                 }
                 cur = Some((i, i, n, export_ts(&line[..24]).unwrap_or(0)));
             } else if let Some(c) = cur.as_mut() {
@@ -372,7 +378,7 @@ pub fn read_export_batched_sized(
             }
         }
         if let Some((a, b, ln, ts)) = cur.take() {
-            carry = Some(export_event(&batch, a, b, ln, ts).into_owned());
+            carry = Some(into_owned(export_event(&batch, stream, (a, b, ln, ts))));
         }
         on_batch(&evs);
     }
@@ -408,7 +414,7 @@ pub fn export_stream_name(path: &str) -> String {
 struct CliPageSeed<'a, 'f> {
     n: &'a mut u64,
     stream_hint: &'a str,
-    f: &'a mut (dyn FnMut(CwEvent) + 'f),
+    f: &'a mut (dyn FnMut(CwEvent<'static>) + 'f),
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for CliPageSeed<'_, '_> {
@@ -438,7 +444,7 @@ impl<'de> serde::de::Visitor<'de> for CliPageSeed<'_, '_> {
 struct EventsSeed<'a, 'f> {
     n: &'a mut u64,
     stream_hint: &'a str,
-    f: &'a mut (dyn FnMut(CwEvent) + 'f),
+    f: &'a mut (dyn FnMut(CwEvent<'static>) + 'f),
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for EventsSeed<'_, '_> {
@@ -458,10 +464,10 @@ impl<'de> serde::de::Visitor<'de> for EventsSeed<'_, '_> {
             *self.n += 1;
             (self.f)(CwEvent {
                 group: None,
-                stream: e.log_stream_name.unwrap_or_else(|| self.stream_hint.to_string()),
+                stream: Cow::Owned(e.log_stream_name.unwrap_or_else(|| self.stream_hint.to_string())),
                 ts_ms: e.timestamp,
                 id: e.event_id,
-                message: e.message,
+                message: Cow::Owned(e.message),
                 line: *self.n,
             });
         }
@@ -521,7 +527,7 @@ struct InsightsCell {
 }
 
 /// Reads a whole small byte slice as a container (used in tests).
-pub fn events_of(kind: ContainerKind, bytes: &[u8], stream_hint: &str) -> Result<Vec<CwEvent>, String> {
+pub fn events_of(kind: ContainerKind, bytes: &[u8], stream_hint: &str) -> Result<Vec<CwEvent<'static>>, String> {
     let mut out = Vec::new();
     let reader: Box<dyn BufRead + Send> = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut d = Vec::new();
@@ -530,7 +536,7 @@ pub fn events_of(kind: ContainerKind, bytes: &[u8], stream_hint: &str) -> Result
     } else {
         Box::new(std::io::Cursor::new(bytes.to_vec()))
     };
-    read_events(kind, reader, stream_hint, &mut |e| out.push(e))?;
+    read_events(kind, reader, stream_hint, &mut |evs| out.extend(evs.iter().cloned().map(into_owned)))?;
     Ok(out)
 }
 
@@ -573,7 +579,7 @@ mod tests {
         for batch_bytes in [1, 7, 30, 64, 1 << 20] {
             let mut got = Vec::new();
             let mut stats = ContainerStats::default();
-            read_export_batched_sized(Box::new(text.as_bytes()), &mut stats, batch_bytes, &mut |evs| {
+            read_export(Box::new(text.as_bytes()), "s", &mut stats, batch_bytes, &mut |evs| {
                 got.extend(evs.iter().map(|e| (e.line, e.message.to_string())));
             })
             .unwrap();

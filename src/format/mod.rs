@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::SourceError;
 use crate::event::Event;
-use crate::source::{Compression, Input, LineBatch, LineReader};
+use crate::source::{Compression, LineBatch, LineReader};
 use botocore::{Continuation, Message};
 use prefix::{FormatName, LineFormat};
 
@@ -70,6 +70,23 @@ pub struct SourceReport {
     pub unrecognized_streams: Vec<(String, u64)>,
 }
 
+impl SourceReport {
+    /// An empty report for the input named `name`.
+    pub fn new(name: &str, compression: Compression) -> Self {
+        SourceReport {
+            name: name.to_string(),
+            compression,
+            formats: Vec::new(),
+            lines: LineAccount::default(),
+            warnings: Vec::new(),
+            error: None,
+            container: None,
+            payloads: Vec::new(),
+            unrecognized_streams: Vec::new(),
+        }
+    }
+}
+
 /// Options for parsing.
 #[derive(Debug, Clone, Default)]
 pub struct ParseOptions {
@@ -91,18 +108,6 @@ struct Parsed {
     invalid_utf8: bool,
 }
 
-/// Reads one input to its end, pushing events into `sink`. Never panics on
-/// bad bytes: problems become warnings or the report's `error`.
-pub fn parse_source(
-    index: usize,
-    input: &Input,
-    opts: &ParseOptions,
-    sink: &mut dyn EventSink,
-) -> Result<SourceReport, SourceError> {
-    let (reader, compression) = crate::source::open(input)?;
-    parse_reader(index, &input.name, reader, compression, opts, sink)
-}
-
 /// Parses an already opened, decompressed byte stream named `name`.
 pub fn parse_reader(
     index: usize,
@@ -116,17 +121,7 @@ pub fn parse_reader(
         Some(f) => vec![f.clone()],
         None => LineFormat::builtins().to_vec(),
     };
-    let mut report = SourceReport {
-        name: name.to_string(),
-        compression,
-        formats: Vec::new(),
-        lines: LineAccount::default(),
-        warnings: Vec::new(),
-        error: None,
-        container: None,
-        payloads: Vec::new(),
-        unrecognized_streams: Vec::new(),
-    };
+    let mut report = SourceReport::new(name, compression);
     let mut framer = Framer {
         format_counts: vec![0u64; formats.len()],
         formats,
