@@ -194,3 +194,25 @@ fn custom_log_format_adaptive_mode() {
     assert_eq!(plain.calls.len(), 0);
     assert!(plain.sources[0].report.warnings.iter().any(|w| w.contains("--log-format")));
 }
+
+/// The line account of every real-boto3 fixture, pinned exactly.
+#[test]
+fn line_accounts_of_every_fixture() {
+    let mut rows = Vec::new();
+    for name in [
+        "graceful_v140_legacy",
+        "keepalive_v144_standard",
+        "stale_v140_legacy",
+        "stale_v144_standard",
+        "throttle_v140_legacy",
+        "throttle_v144_standard",
+    ] {
+        let a = analyze(&[fixture(&format!("botocore/{name}.log"))]);
+        let l = &a.sources[0].report.lines;
+        rows.push(format!(
+            "{name}: lines={} parsed={} noise={} unrecognized={} calls={} attempts={}",
+            l.lines_read, l.parsed, l.noise, l.unrecognized, a.totals.calls, a.totals.attempts
+        ));
+    }
+    insta::assert_snapshot!("line_accounts", rows.join("\n"));
+}

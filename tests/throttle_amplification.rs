@@ -135,3 +135,11 @@ fn strands_lines_alone_still_count_throttles() {
     assert_eq!(r.calls, t["calls"].as_u64().unwrap());
     assert!(r.models.iter().all(|m| m.model == "unknown"), "Strands lines do not name the model");
 }
+
+/// Every number of the report (per-minute rows, latency percentiles
+/// included), pinned exactly.
+#[test]
+fn whole_report_snapshot() {
+    let a = run();
+    insta::assert_snapshot!("throttle_report_full", serde_json::to_string_pretty(a.throttle.as_ref().unwrap()).unwrap());
+}
