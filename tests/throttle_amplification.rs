@@ -141,5 +141,8 @@ fn strands_lines_alone_still_count_throttles() {
 #[test]
 fn whole_report_snapshot() {
     let a = run();
-    insta::assert_snapshot!("throttle_report_full", serde_json::to_string_pretty(a.throttle.as_ref().unwrap()).unwrap());
+    insta::assert_snapshot!(
+        "throttle_report_full",
+        serde_json::to_string_pretty(a.throttle.as_ref().unwrap()).unwrap()
+    );
 }
