@@ -13,6 +13,10 @@ use crate::event::{Event, EventKind};
 use crate::format::EventSink;
 use crate::format::prefix::LineFormat;
 use crate::payload::{self, PayloadKind};
+use crate::prices::PriceTable;
+use crate::usage::cost::{self, CostReport};
+use crate::usage::cur::{self, CurRow};
+use crate::usage::{self as usage_mod, UsageRecord};
 
 use crate::detect::{self, DetectorInput, DetectorSettings, Finding};
 use crate::format::{self, ParseOptions, SourceReport};
@@ -32,6 +36,8 @@ pub struct AnalyzeOptions {
     pub detect: DetectorSettings,
     /// Agent-log options.
     pub agent: AgentOptions,
+    /// Price table (`--prices`); the embedded one when `None`.
+    pub prices: Option<PriceTable>,
 }
 
 /// How agent logs are read and grouped.
@@ -84,12 +90,18 @@ pub struct Analysis {
     /// Throttle amplification over agent model calls, when agent logs were found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle: Option<ThrottleReport>,
+    /// Usage, cost and cache billing, when usage records were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<CostReport>,
     /// Every call's timeline, only when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timelines: Option<Vec<CallTimeline>>,
     /// Not serialized: the calls themselves.
     #[serde(skip)]
     pub calls: Vec<Call>,
+    /// Not serialized: de-duplicated usage records.
+    #[serde(skip)]
+    pub usage_records: Vec<UsageRecord>,
 }
 
 /// A call with its source named, for `--timelines`.
@@ -156,6 +168,8 @@ enum Parsed {
     /// A CloudWatch container: its events wait for de-duplication and
     /// per-stream ordering across all inputs.
     Container(SourceReport, Vec<StreamEvent>, Vec<String>),
+    /// CUR 2.0 rows.
+    Cur(SourceReport, Vec<CurRow>),
 }
 
 /// A botocore event of a log stream: (time, source, line, event, thread).
@@ -171,6 +185,7 @@ struct StreamEvent {
     kind: PayloadKind,
     event: Option<Box<(EventKind, Option<String>)>>,
     agent: Option<Box<payload::AgentPart>>,
+    usage: Option<Box<UsageRecord>>,
 }
 
 /// Stream names of one source, interned.
@@ -223,10 +238,32 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             );
         }
     };
-    let (kind, marker) = match reader.fill_buf() {
-        Ok(head) => (container::sniff(head), head.trim_ascii() == b"Permission Check Successful"),
-        Err(_) => (None, false),
+    let (kind, marker, is_cur) = match reader.fill_buf() {
+        Ok(head) => (container::sniff(head), head.trim_ascii() == b"Permission Check Successful", cur::sniff(head)),
+        Err(_) => (None, false, false),
     };
+    if is_cur {
+        let mut report = SourceReport::new(&input.name, compression);
+        match cur::read_csv(reader, i) {
+            Ok((rows, stats)) => {
+                report.lines.lines_read = stats.rows;
+                report.lines.parsed = stats.parsed;
+                report.lines.noise = stats.other;
+                report.lines.unrecognized = stats.unmatched.iter().map(|u| u.1).sum();
+                for (ut, n) in &stats.unmatched {
+                    report.warnings.push(format!(
+                        "{}: {n} CUR rows of usage type {ut} name no model bfx can match; not reconciled",
+                        input.name
+                    ));
+                }
+                return Parsed::Cur(report, rows);
+            }
+            Err(e) => {
+                report.error = Some(format!("{}: {e}", input.name));
+                return Parsed::Cur(report, Vec::new());
+            }
+        }
+    }
     if marker {
         // CloudWatch's `aws-logs-write-test` object, written by CreateExportTask.
         let mut report = SourceReport::new(&input.name, compression);
@@ -277,6 +314,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                         kind: r.kind,
                         event: r.event.map(Box::new),
                         agent: r.agent.map(Box::new),
+                        usage: r.usage,
                     });
                 }
             });
@@ -349,8 +387,15 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     let mut stream_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut streams: Vec<Vec<StreamItem>> = Vec::new();
     let mut agent_records = Vec::new();
+    let mut usage_records: Vec<UsageRecord> = Vec::new();
+    let mut cur_rows: Vec<CurRow> = Vec::new();
     for (i, p) in parsed.into_iter().enumerate() {
         match p {
+            Parsed::Cur(report, rows) => {
+                errors.extend(report.error.clone());
+                sources.push(SourceSummary { report, calls: 0, client: None });
+                cur_rows.extend(rows);
+            }
             Parsed::Text(s, c) => {
                 errors.extend(s.report.error.clone());
                 sources.push(s);
@@ -381,9 +426,10 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                             report.lines.unrecognized += 1;
                             *unrec.entry(names[e.stream as usize].clone()).or_default() += 1;
                         }
-                        PayloadKind::BotocoreNoise | PayloadKind::OtherLogRecord | PayloadKind::LambdaPlatform => {
-                            report.lines.noise += 1
-                        }
+                        PayloadKind::BotocoreNoise
+                        | PayloadKind::OtherLogRecord
+                        | PayloadKind::LambdaPlatform
+                        | PayloadKind::RequestBody => report.lines.noise += 1,
                         _ => report.lines.parsed += 1,
                     }
                     if let Some(agent) = e.agent {
@@ -395,6 +441,13 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                             turn,
                             kind,
                         });
+                    }
+                    if let Some(mut u) = e.usage {
+                        u.loc = crate::timeline::Loc { source: i, line: e.line };
+                        if u.ts_ms.is_none() && e.ts_ms > 0 {
+                            u.ts_ms = Some(e.ts_ms);
+                        }
+                        usage_records.push(*u);
                     }
                     if let Some(ev) = e.event {
                         let (kind, thread) = *ev;
@@ -448,7 +501,26 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         }
     };
     let reports: Vec<SourceReport> = sources.iter().map(|s| s.report.clone()).collect();
-    let input = DetectorInput { sources: &reports, calls: &calls, settings: &opts.detect, throttle: throttle.as_ref() };
+    let embedded;
+    let prices = match &opts.prices {
+        Some(p) => p,
+        None => {
+            embedded = PriceTable::embedded();
+            &embedded
+        }
+    };
+    let (usage_records, dedup) = usage_mod::dedup(usage_records);
+    let usage = (!usage_records.is_empty() || !cur_rows.is_empty()).then(|| {
+        let at = |r: &CurRow| format!("{}:{}", reports[r.loc.source].name, r.loc.line);
+        cost::report(&usage_records, dedup, prices, &cur_rows, &at)
+    });
+    let input = DetectorInput {
+        sources: &reports,
+        calls: &calls,
+        settings: &opts.detect,
+        throttle: throttle.as_ref(),
+        usage: usage.as_ref().map(|_| detect::UsageInput { records: &usage_records, prices }),
+    };
     let findings = detect::run_all(&input);
     let totals = Totals {
         sources: sources.len(),
@@ -468,7 +540,9 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         totals,
         findings,
         throttle,
+        usage,
         timelines: None,
         calls,
+        usage_records,
     }
 }

@@ -15,6 +15,8 @@ pub mod error;
 pub mod event;
 pub mod format;
 pub mod payload;
+pub mod prices;
 pub mod render;
 pub mod source;
 pub mod timeline;
+pub mod usage;

@@ -10,6 +10,7 @@ use bfx::analyze::{AgentOptions, AnalyzeOptions, analyze_args};
 use bfx::detect::DetectorSettings;
 use bfx::format::ParseOptions;
 use bfx::format::prefix::{CustomFormat, LineFormat};
+use bfx::prices::PriceTable;
 
 /// Bedrock forensics: explain slow and costly AWS Bedrock calls from exported logs.
 #[derive(Parser)]
@@ -23,6 +24,28 @@ struct Cli {
 enum Command {
     /// Rebuild per-call timelines; report stale-socket hangs, hidden retries and throttle amplification.
     Analyze(AnalyzeArgs),
+    /// Print the price table used for cost (USD per million tokens), with each row's source and date.
+    Prices(PricesArgs),
+}
+
+#[derive(clap::Args)]
+struct PricesArgs {
+    /// Use this table instead of the embedded one (bfx CSV or LiteLLM JSON).
+    #[arg(long)]
+    prices: Option<String>,
+    /// Only rows whose id contains this text.
+    filter: Option<String>,
+    /// Output format: table, or csv in bfx's own table format (usable with --prices).
+    #[arg(long, value_enum, default_value = "table")]
+    format: PricesFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PricesFormat {
+    /// A table for a terminal.
+    Table,
+    /// bfx's CSV price format.
+    Csv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,6 +89,87 @@ struct AnalyzeArgs {
     /// Agent records of one stream with no turn id belong to one turn while they are at most this many seconds apart.
     #[arg(long, default_value_t = 300.0)]
     turn_gap: f64,
+    /// Price table for cost: bfx's CSV (see `bfx prices --format csv`) or LiteLLM's
+    /// model_prices_and_context_window.json. Default: the embedded, dated table.
+    #[arg(long)]
+    prices: Option<String>,
+}
+
+fn load_prices(path: &Option<String>) -> anyhow::Result<Option<PriceTable>> {
+    Ok(match path {
+        Some(p) => Some(PriceTable::from_file(p)?),
+        None => None,
+    })
+}
+
+fn per_m(p: Option<i128>) -> String {
+    // Picodollars per token → dollars per million tokens, shortest exact form.
+    p.map(|p| {
+        let s = format!("{}.{:06}", p / 1_000_000, p % 1_000_000);
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    })
+    .unwrap_or_default()
+}
+
+fn print_prices(args: &PricesArgs) -> anyhow::Result<String> {
+    let table = load_prices(&args.prices)?.unwrap_or_else(PriceTable::embedded);
+    let rows: Vec<_> = table.rows().filter(|r| args.filter.as_deref().is_none_or(|f| r.id.contains(f))).collect();
+    let cells = |r: &bfx::prices::PriceRow| {
+        vec![
+            r.id.clone(),
+            per_m(Some(r.input)),
+            per_m(Some(r.output)),
+            per_m(r.cache_read),
+            per_m(r.cache_write_5m),
+            per_m(r.cache_write_1h),
+            per_m(r.input_above_200k),
+            per_m(r.output_above_200k),
+            r.min_cache_tokens.map(|n| n.to_string()).unwrap_or_default(),
+            r.source.clone(),
+            r.as_of.clone(),
+        ]
+    };
+    let header = [
+        "id",
+        "input",
+        "output",
+        "cache_read",
+        "cache_write_5m",
+        "cache_write_1h",
+        "input_above_200k",
+        "output_above_200k",
+        "min_cache_tokens",
+        "source",
+        "as_of",
+    ];
+    Ok(match args.format {
+        PricesFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(header)?;
+            for r in rows {
+                w.write_record(cells(r))?;
+            }
+            format!("# {}\n{}", table.version, String::from_utf8(w.into_inner()?)?)
+        }
+        PricesFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.set_header(vec!["model id", "input", "output", "cache read", "write 5m", "write 1h", "min cache tokens"]);
+            let mut sources = std::collections::BTreeMap::new();
+            for r in &rows {
+                let c = cells(r);
+                t.add_row(vec![&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[8]]);
+                sources.entry((r.source.clone(), r.as_of.clone())).or_insert(0usize);
+                *sources.get_mut(&(r.source.clone(), r.as_of.clone())).unwrap() += 1;
+            }
+            let mut s = format!("{} — USD per million tokens, on-demand\n{t}\n", table.version);
+            s.push_str("Sources (rows):\n");
+            for ((src, date), n) in sources {
+                s.push_str(&format!("  {n:>4}  {src} ({date})\n"));
+            }
+            s
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -81,6 +185,16 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Prices(args) => {
+            let text = print_prices(&args)?;
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e).context("writing the table");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Analyze(args) => {
             if let Some(n) = args.threads {
                 rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("setting up threads")?;
@@ -103,6 +217,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 parse: ParseOptions { custom, batch_bytes: 0 },
                 detect: DetectorSettings { idle_threshold_s: args.idle_threshold, max_listed_calls: args.max_listed },
                 agent,
+                prices: load_prices(&args.prices)?,
             };
             let mut analysis = analyze_args(&args.inputs, &opts);
             if args.timelines {

@@ -12,6 +12,7 @@ use crate::agent::{self, AgentKind, FieldMap, TurnKeyKind};
 use crate::event::EventKind;
 use crate::format::botocore::{self, Message};
 use crate::format::prefix::LineFormat;
+use crate::usage::{self, UsageRecord};
 
 /// What a container message holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -23,6 +24,11 @@ pub enum PayloadKind {
     BotocoreNoise,
     /// A Bedrock `ModelInvocationLog` record (analyzed by the usage report).
     InvocationLog,
+    /// Another usage record: a Converse usage block, an Anthropic InvokeModel
+    /// body, `amazon-bedrock-invocationMetrics`, or an OpenTelemetry GenAI span.
+    UsageRecord,
+    /// A Bedrock request body from a large-payload (`data/`) object: no usage, ignored.
+    RequestBody,
     /// A Strands Agents log record (`strands.*` logger).
     Strands,
     /// A JSON application log line.
@@ -49,6 +55,23 @@ pub struct Routed {
     pub event: Option<(EventKind, Option<String>)>,
     /// What an agent log record says about model calls, turns and hops.
     pub agent: Option<AgentPart>,
+    /// Token usage the message carries.
+    pub usage: Option<Box<UsageRecord>>,
+}
+
+impl Routed {
+    fn kind(kind: PayloadKind) -> Routed {
+        Routed { kind, event: None, agent: None, usage: None }
+    }
+}
+
+/// A Converse or Anthropic request body (`messages` plus request fields),
+/// as Bedrock writes to large-payload `data/` objects.
+fn is_request_body(doc: &serde_json::Value) -> bool {
+    doc.get("messages").is_some_and(|m| m.is_array())
+        && ["system", "inferenceConfig", "anthropic_version", "toolConfig", "max_tokens"]
+            .iter()
+            .any(|k| doc.get(k).is_some())
 }
 
 /// Classifies one message. `formats` are the line formats to try for Python
@@ -59,17 +82,33 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
     let bytes = first.as_bytes();
     let trimmed = message.trim_start();
     if trimmed.starts_with('{') {
-        if trimmed.contains("\"ModelInvocationLog\"") && trimmed.contains("\"schemaType\"") {
-            return Routed { kind: PayloadKind::InvocationLog, event: None, agent: None };
+        // Key order is not stable (2026 records put schemaType last): look
+        // for the marker anywhere in the record.
+        if memchr::memmem::find(trimmed.as_bytes(), b"\"ModelInvocationLog\"").is_some()
+            && trimmed.contains("\"schemaType\"")
+        {
+            return match usage::parse::invocation_log(trimmed) {
+                Ok(u) => Routed { usage: Some(Box::new(u)), ..Routed::kind(PayloadKind::InvocationLog) },
+                Err(_) => Routed::kind(PayloadKind::Unrecognized),
+            };
         }
         return match serde_json::from_str::<serde_json::Value>(trimmed.trim_end()) {
             Ok(doc) => {
                 let agent = agent::parse_json(&doc, fields);
+                let usage = usage::parse::from_json(&doc, fields).map(Box::new);
                 let strands = doc.get("logger").and_then(|l| l.as_str()).is_some_and(|l| l.starts_with("strands"));
-                let kind = if strands { PayloadKind::Strands } else { PayloadKind::AppJson };
-                Routed { kind, event: None, agent }
+                let kind = if strands {
+                    PayloadKind::Strands
+                } else if usage.is_some() {
+                    PayloadKind::UsageRecord
+                } else if is_request_body(&doc) {
+                    PayloadKind::RequestBody
+                } else {
+                    PayloadKind::AppJson
+                };
+                Routed { kind, event: None, agent, usage }
             }
-            Err(_) => Routed { kind: PayloadKind::Unrecognized, event: None, agent: None },
+            Err(_) => Routed::kind(PayloadKind::Unrecognized),
         };
     }
     for f in formats {
@@ -86,30 +125,33 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
                         kind: PayloadKind::BotocoreEvent,
                         event: Some((k, p.thread.map(|t| String::from_utf8_lossy(t).into_owned()))),
                         agent: None,
+                        usage: None,
                     },
-                    Message::Noise => Routed { kind: PayloadKind::BotocoreNoise, event: None, agent: None },
+                    Message::Noise => {
+                        Routed { kind: PayloadKind::BotocoreNoise, event: None, agent: None, usage: None }
+                    }
                 };
             }
             if logger.starts_with(b"strands") {
                 let agent = agent::parse_strands(&String::from_utf8_lossy(p.message)).map(|k| (k, None));
-                return Routed { kind: PayloadKind::Strands, event: None, agent };
+                return Routed { kind: PayloadKind::Strands, event: None, agent, usage: None };
             }
             if let Some(k) = agent::error_line(message) {
-                return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)) };
+                return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)), usage: None };
             }
-            return Routed { kind: PayloadKind::OtherLogRecord, event: None, agent: None };
+            return Routed { kind: PayloadKind::OtherLogRecord, event: None, agent: None, usage: None };
         }
     }
     if ["START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START", "INIT_REPORT"]
         .iter()
         .any(|p| first.starts_with(p))
     {
-        return Routed { kind: PayloadKind::LambdaPlatform, event: None, agent: None };
+        return Routed { kind: PayloadKind::LambdaPlatform, event: None, agent: None, usage: None };
     }
     if let Some(k) = agent::error_line(message) {
-        return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)) };
+        return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)), usage: None };
     }
-    Routed { kind: PayloadKind::Unrecognized, event: None, agent: None }
+    Routed { kind: PayloadKind::Unrecognized, event: None, agent: None, usage: None }
 }
 
 #[cfg(test)]

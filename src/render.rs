@@ -48,6 +48,9 @@ pub fn terminal(a: &Analysis) -> String {
     if let Some(t) = &a.throttle {
         render_throttle(&mut out, t);
     }
+    if let Some(u) = &a.usage {
+        render_cost(&mut out, u);
+    }
     out.push_str("Sources (every line accounted for)\n");
     let mut t = table();
     t.set_header(vec!["source", "format", "lines", "parsed", "noise", "unrecognized", "calls", "timeouts (c, r)"]);
@@ -186,6 +189,32 @@ fn render_finding(out: &mut String, f: &Finding) {
                 out.push('\n');
             }
         }
+        FindingDetail::CacheWaste(d) => {
+            let models: Vec<String> =
+                d.by_model.iter().take(3).map(|m| format!("{} ${:.2} ({} req)", m.model, m.usd, m.requests)).collect();
+            out.push_str(&format!("   by model: {}\n", models.join("; ")));
+            if !d.gap_distribution.is_empty() {
+                let g: Vec<String> = d.gap_distribution.iter().map(|(b, n)| format!("{b}: {n}")).collect();
+                out.push_str(&format!("   idle gaps before re-writes: {}\n", g.join(", ")));
+            }
+            if let Some(x) = d.one_hour_ttl_net_saving_usd {
+                out.push_str(&format!("   a 1-hour TTL would have saved ${x:.2} net over these groups\n"));
+            }
+            if let Some(x) = d.unproven_usd {
+                out.push_str(&format!(
+                    "   plus ${x:.2} in groups whose repetition is unproven (no prompt bodies logged; not counted)\n"
+                ));
+            }
+            for e in d.examples.iter().take(3) {
+                out.push_str(&format!(
+                    "   {} {} tokens ${:.4} at {}\n",
+                    e.request_id.as_deref().unwrap_or("(no request id)"),
+                    e.tokens,
+                    e.usd,
+                    e.at
+                ));
+            }
+        }
         FindingDetail::ThrottleAmplification(d) => {
             out.push_str(&format!(
                 "   {:.2} model calls per turn on average; {:.1} s of agent backoff{}\n",
@@ -288,6 +317,86 @@ fn render_throttle(out: &mut String, t: &crate::agent::turns::ThrottleReport) {
             l.total.p50, l.total.p95, l.total.p99, l.ttft.p50, l.ttft.p95, l.ttft.p99,
             l.generation.p50, l.generation.p95, l.generation.p99
         ));
+    }
+    out.push('\n');
+}
+
+fn render_cost(out: &mut String, u: &crate::usage::cost::CostReport) {
+    let c = &u.totals.cost;
+    out.push_str(&format!(
+        "Cost: {} requests, ${:.2} billed; ${:.2} without caching, so caching saved ${:.2} (prices: {})\n",
+        u.totals.requests, c.total, c.without_caching, c.caching_savings, u.price_table
+    ));
+    for s in &u.sources {
+        for (_, n, words) in &s.conventions {
+            out.push_str(&format!("   {:?}: {n} records, {words}\n", s.kind));
+        }
+    }
+    out.push_str(&format!(
+        "   de-duplicated by request id: {} duplicates dropped, {} records without a request id kept\n",
+        u.dedup.duplicates_dropped, u.dedup.without_request_id
+    ));
+    let mut t = table();
+    t.set_header(vec![
+        "day",
+        "model",
+        "region",
+        "req",
+        "input",
+        "output",
+        "cache read",
+        "cache write",
+        "cost $",
+        "no-cache $",
+        "saved $",
+    ]);
+    for r in &u.rows {
+        let d = r.cost.unwrap_or_default();
+        t.add_row(vec![
+            Cell::new(&r.day),
+            Cell::new(&r.model),
+            Cell::new(&r.region),
+            right(r.requests),
+            right(r.tokens.input),
+            right(r.tokens.output),
+            right(r.tokens.cache_read),
+            right(r.tokens.cache_write_5m + r.tokens.cache_write_1h),
+            right(format!("{:.2}", d.total)),
+            right(format!("{:.2}", d.without_caching)),
+            right(format!("{:.2}", d.caching_savings)),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    for m in &u.unpriced {
+        out.push_str(&format!(
+            "   unpriced: {} ({} requests, {} input / {} output tokens): {}\n",
+            m.model, m.requests, m.tokens.input, m.tokens.output, m.reason
+        ));
+    }
+    if u.long_context_requests > 0 {
+        out.push_str(&format!(
+            "   {} requests exceed 200k input tokens; long-context rates are not applied to them\n",
+            u.long_context_requests
+        ));
+    }
+    if let Some(r) = &u.reconciliation {
+        out.push_str(&format!(
+            "   CUR reconciliation: {} of {} (day, model, token type) keys agree to the cent\n",
+            r.matching, r.compared
+        ));
+        for d in &r.differences {
+            out.push_str(&format!(
+                "   CUR differs: {} {} {:?}: computed ${:.2}, billed ${:.2} (diff ${:+.2}) at {}\n",
+                d.day,
+                d.family,
+                d.token_type,
+                d.computed_usd,
+                d.cur_usd,
+                d.difference_usd,
+                d.cur_rows.join(", ")
+            ));
+        }
     }
     out.push('\n');
 }

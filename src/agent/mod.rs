@@ -196,7 +196,7 @@ fn get<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn first_str(doc: &Value, names: &[String]) -> Option<String> {
+pub(crate) fn first_str(doc: &Value, names: &[String]) -> Option<String> {
     names.iter().find_map(|n| match get(doc, n)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(x) => Some(x.to_string()),
@@ -204,7 +204,7 @@ fn first_str(doc: &Value, names: &[String]) -> Option<String> {
     })
 }
 
-fn first_f64(doc: &Value, names: &[String]) -> Option<f64> {
+pub(crate) fn first_f64(doc: &Value, names: &[String]) -> Option<f64> {
     names.iter().find_map(|n| match get(doc, n)? {
         Value::Number(x) => x.as_f64(),
         Value::String(s) => s.parse().ok(),

@@ -81,7 +81,13 @@ impl Detector for HiddenRetriesDetector {
         "hidden_retries"
     }
 
-    fn detect(&self, input: &DetectorInput<'_>) -> Option<Finding> {
+    fn detect(&self, input: &DetectorInput<'_>) -> Vec<Finding> {
+        self.find(input).into_iter().collect()
+    }
+}
+
+impl HiddenRetriesDetector {
+    fn find(&self, input: &DetectorInput<'_>) -> Option<Finding> {
         #[derive(Default)]
         struct Acc {
             retries: usize,
@@ -205,6 +211,7 @@ impl Detector for HiddenRetriesDetector {
             rank: 0,
             title,
             impact_seconds: impact,
+            impact_usd: 0.0,
             fix,
             detail: FindingDetail::HiddenRetries(HiddenRetriesDetail {
                 calls: input.calls.len(),

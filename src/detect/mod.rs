@@ -2,6 +2,7 @@
 //! finding with its numbers and evidence. A new detector is one new file
 //! here plus one line in [`all`].
 
+pub mod cache_waste;
 pub mod hidden_retries;
 pub mod stale_socket;
 pub mod throttle;
@@ -21,6 +22,17 @@ pub struct DetectorInput<'a> {
     pub settings: &'a DetectorSettings,
     /// The agent-level throttle report, when agent logs were found.
     pub throttle: Option<&'a crate::agent::turns::ThrottleReport>,
+    /// Usage records and prices, when usage records were found.
+    pub usage: Option<UsageInput<'a>>,
+}
+
+/// What the cost detectors see.
+#[derive(Clone, Copy)]
+pub struct UsageInput<'a> {
+    /// De-duplicated usage records, in input order.
+    pub records: &'a [crate::usage::UsageRecord],
+    /// The price table.
+    pub prices: &'a crate::prices::PriceTable,
 }
 
 /// Thresholds the user can change.
@@ -44,7 +56,7 @@ pub trait Detector: Sync {
     /// Stable kind name, used in JSON (`stale_socket`).
     fn kind(&self) -> &'static str;
     /// Runs over the timelines.
-    fn detect(&self, input: &DetectorInput<'_>) -> Option<Finding>;
+    fn detect(&self, input: &DetectorInput<'_>) -> Vec<Finding>;
 }
 
 /// Every detector, in no particular order (findings are ranked by impact).
@@ -53,6 +65,7 @@ pub fn all() -> Vec<Box<dyn Detector>> {
         Box::new(stale_socket::StaleSocketDetector),
         Box::new(hidden_retries::HiddenRetriesDetector),
         Box::new(throttle::ThrottleAmplificationDetector),
+        Box::new(cache_waste::CacheWasteDetector),
     ]
 }
 
@@ -67,6 +80,8 @@ pub struct Finding {
     pub title: String,
     /// Seconds of caller-visible time this cost, used for ranking.
     pub impact_seconds: f64,
+    /// Dollars this cost (or would save), ranking findings of equal seconds.
+    pub impact_usd: f64,
     /// Concrete changes that remove the problem.
     pub fix: Vec<String>,
     /// The numbers and evidence, by kind (flattened into the finding in JSON).
@@ -84,6 +99,8 @@ pub enum FindingDetail {
     HiddenRetries(hidden_retries::HiddenRetriesDetail),
     /// See [`throttle`].
     ThrottleAmplification(throttle::ThrottleDetail),
+    /// See [`cache_waste`].
+    CacheWaste(Box<cache_waste::CacheWasteDetail>),
 }
 
 /// One cited line of raw input.
@@ -107,8 +124,13 @@ pub fn ms(seconds: f64) -> f64 {
 
 /// Runs every detector and ranks the findings by impact.
 pub fn run_all(input: &DetectorInput<'_>) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = all().iter().filter_map(|d| d.detect(input)).collect();
-    findings.sort_by(|a, b| b.impact_seconds.total_cmp(&a.impact_seconds).then(a.kind.cmp(b.kind)));
+    let mut findings: Vec<Finding> = all().iter().flat_map(|d| d.detect(input)).collect();
+    findings.sort_by(|a, b| {
+        b.impact_seconds
+            .total_cmp(&a.impact_seconds)
+            .then(b.impact_usd.total_cmp(&a.impact_usd))
+            .then(a.kind.cmp(b.kind))
+    });
     for (i, f) in findings.iter_mut().enumerate() {
         f.rank = i + 1;
     }

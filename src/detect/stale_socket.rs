@@ -93,7 +93,13 @@ impl Detector for StaleSocketDetector {
         "stale_socket"
     }
 
-    fn detect(&self, input: &DetectorInput<'_>) -> Option<Finding> {
+    fn detect(&self, input: &DetectorInput<'_>) -> Vec<Finding> {
+        self.find(input).into_iter().collect()
+    }
+}
+
+impl StaleSocketDetector {
+    fn find(&self, input: &DetectorInput<'_>) -> Option<Finding> {
         let threshold_ms = (input.settings.idle_threshold_s * 1000.0).round() as i64;
         let normal: Vec<f64> = input
             .calls
@@ -166,6 +172,7 @@ impl Detector for StaleSocketDetector {
             rank: 0,
             title,
             impact_seconds: seconds_lost,
+            impact_usd: 0.0,
             fix,
             detail: FindingDetail::StaleSocket(StaleSocketDetail {
                 calls_hit: hits.len(),

@@ -27,7 +27,13 @@ impl Detector for ThrottleAmplificationDetector {
         "throttle_amplification"
     }
 
-    fn detect(&self, input: &DetectorInput<'_>) -> Option<Finding> {
+    fn detect(&self, input: &DetectorInput<'_>) -> Vec<Finding> {
+        self.find(input).into_iter().collect()
+    }
+}
+
+impl ThrottleAmplificationDetector {
+    fn find(&self, input: &DetectorInput<'_>) -> Option<Finding> {
         let t = input.throttle?;
         if t.throttles == 0 {
             return None;
@@ -59,6 +65,7 @@ impl Detector for ThrottleAmplificationDetector {
             rank: 0,
             title: t.headline.clone(),
             impact_seconds: backoff_s,
+            impact_usd: 0.0,
             fix,
             detail: FindingDetail::ThrottleAmplification(ThrottleDetail {
                 headline: t.headline.clone(),

@@ -22,7 +22,7 @@ use pool::{Pool, PooledConn};
 /// Where a line is: which source, which line. Serialized as the line number
 /// alone (the call's `source` names the file); findings cite each line's own
 /// file, which matters when one log stream spans several export chunks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
     /// Index of the source.
     pub source: usize,
