@@ -352,22 +352,16 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
 fn dedup_key(e: &container::CwEvent<'_>) -> u64 {
     // xxh3: fast over whole messages, and 64 bits keep accidental
     // collisions (which would drop a real event) out of reach in practice.
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    use crate::hash::xxh3;
     match &e.id {
-        Some(id) => {
-            h.update(b"id\0");
-            h.update(id.as_bytes());
-        }
+        Some(id) => xxh3(id.as_bytes(), 1),
         None => {
-            h.update(b"ev\0");
-            h.update(e.group.as_deref().unwrap_or("").as_bytes());
-            h.update(b"\0");
-            h.update(e.stream.as_bytes());
-            h.update(&e.ts_ms.to_le_bytes());
-            h.update(e.message.as_bytes());
+            let mut h = xxh3(e.group.as_deref().unwrap_or("").as_bytes(), 2);
+            h = xxh3(e.stream.as_bytes(), h);
+            h = xxh3(&e.ts_ms.to_le_bytes(), h);
+            xxh3(e.message.as_bytes(), h)
         }
     }
-    h.digest()
 }
 
 /// Analyzes inputs in parallel. The result does not depend on the number of
@@ -379,7 +373,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
     let mut sources = Vec::with_capacity(parsed.len());
     let mut calls = Vec::new();
     let mut errors = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<u64, crate::hash::PrehashedState> = Default::default();
     // stream -> (ts, source, line, event)
     // Streams merge across inputs by name; each source's table is mapped to
     // global ids once, so events carry a number, not a name.

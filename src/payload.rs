@@ -65,6 +65,11 @@ impl Routed {
     }
 }
 
+static INVOCATION_LOG: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"ModelInvocationLog\""));
+static SCHEMA_TYPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"schemaType\""));
+
 /// A Converse or Anthropic request body (`messages` plus request fields),
 /// as Bedrock writes to large-payload `data/` objects.
 fn is_request_body(doc: &serde_json::Value) -> bool {
@@ -84,9 +89,7 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
     if trimmed.starts_with('{') {
         // Key order is not stable (2026 records put schemaType last): look
         // for the marker anywhere in the record.
-        if memchr::memmem::find(trimmed.as_bytes(), b"\"ModelInvocationLog\"").is_some()
-            && trimmed.contains("\"schemaType\"")
-        {
+        if INVOCATION_LOG.find(trimmed.as_bytes()).is_some() && SCHEMA_TYPE.find(trimmed.as_bytes()).is_some() {
             return match usage::parse::invocation_log(trimmed) {
                 Ok(u) => Routed { usage: Some(Box::new(u)), ..Routed::kind(PayloadKind::InvocationLog) },
                 Err(_) => Routed::kind(PayloadKind::Unrecognized),

@@ -146,6 +146,9 @@ pub fn read_events(
     if kind == ContainerKind::ExportTask {
         return read_export(reader, stream_hint, &mut stats, EXPORT_BATCH_BYTES, on_batch).map(|()| stats);
     }
+    if kind == ContainerKind::JsonLines {
+        return read_json_lines(reader, stream_hint, on_batch).map(|()| stats);
+    }
     let mut buf: Vec<CwEvent<'static>> = Vec::with_capacity(EVENT_BATCH);
     let result = read_owned(kind, reader, stream_hint, &mut stats, &mut |e| {
         buf.push(e);
@@ -158,6 +161,42 @@ pub fn read_events(
         on_batch(&buf);
     }
     result.map(|()| stats)
+}
+
+/// JSON lines: events borrow their bytes from the read batch (valid UTF-8,
+/// the common case), so a line is never copied before it is classified.
+fn read_json_lines(
+    reader: Box<dyn BufRead + Send + '_>,
+    stream_hint: &str,
+    on_batch: &mut dyn FnMut(&[CwEvent<'_>]),
+) -> Result<(), String> {
+    let mut lines = LineReader::new(reader);
+    let mut batch = LineBatch::default();
+    let mut n = 0u64;
+    while lines.read_batch(&mut batch, EXPORT_BATCH_BYTES).map_err(|e| format!("read failed after line {n}: {e}"))? {
+        let mut events = Vec::with_capacity(batch.lines.len());
+        for i in 0..batch.lines.len() {
+            n += 1;
+            let line = batch.line(i);
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let message = match std::str::from_utf8(line) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => Cow::Owned(String::from_utf8_lossy(line).into_owned()),
+            };
+            events.push(CwEvent {
+                group: None,
+                stream: Cow::Borrowed(stream_hint),
+                ts_ms: 0,
+                id: None,
+                message,
+                line: n,
+            });
+        }
+        on_batch(&events);
+    }
+    Ok(())
 }
 
 /// The JSON and CSV shapes, whose parsers hand over owned events one by one.
@@ -238,28 +277,7 @@ fn read_owned(
                 });
             }
         }
-        ContainerKind::JsonLines => {
-            let mut lines = LineReader::new(reader);
-            let mut batch = LineBatch::default();
-            let mut n = 0u64;
-            while lines.read_batch(&mut batch, 4 << 20).map_err(|e| format!("read failed after line {n}: {e}"))? {
-                for i in 0..batch.lines.len() {
-                    n += 1;
-                    let line = batch.line(i);
-                    if line.trim_ascii().is_empty() {
-                        continue;
-                    }
-                    f(CwEvent {
-                        group: None,
-                        stream: Cow::Owned(stream_hint.to_string()),
-                        ts_ms: 0,
-                        id: None,
-                        message: Cow::Owned(utf8(line)),
-                        line: n,
-                    });
-                }
-            }
-        }
+        ContainerKind::JsonLines => unreachable!("JSON lines are read in batches by read_json_lines"),
     }
     Ok(())
 }

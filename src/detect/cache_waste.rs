@@ -30,11 +30,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::hash::FxHashMap;
 use serde::Serialize;
 
 use super::{Detector, DetectorInput, Finding, FindingDetail};
 use crate::prices::{CacheTtl, ModelRef, Pico, PriceRow, PriceTable, usd};
 use crate::usage::UsageRecord;
+use crate::usage::cost::{Resolved, resolve};
 
 /// Writes this close to the previous write of the same prefix were made
 /// before the first became readable.
@@ -148,23 +150,27 @@ fn write_cost(r: &UsageRecord, p: &PriceRow, minus: Pico) -> Pico {
 /// Finds every waste item. Deterministic: groups are visited in key order
 /// and records in (time, input order).
 pub fn find_waste(records: &[UsageRecord], prices: &PriceTable) -> Vec<WasteItem> {
-    let mut groups: BTreeMap<(String, String, u64), Vec<usize>> = BTreeMap::new();
+    let mut resolved: FxHashMap<&str, Resolved<'_>> = FxHashMap::default();
+    let mut groups: BTreeMap<(&str, &str, u64), Vec<usize>> = BTreeMap::new();
+    for r in records {
+        resolved.entry(r.model.as_str()).or_insert_with(|| resolve(&r.model, prices));
+    }
     for (i, r) in records.iter().enumerate() {
         // Failed invocations carry no cache behaviour; untimed records
         // cannot be placed on the cache's clock.
         if r.ts_ms.is_none() || r.model.is_empty() || r.error_code.is_some() {
             continue;
         }
-        let key = (ModelRef::parse(&r.model).id, r.identity.clone().unwrap_or_default(), r.prefix_hash.unwrap_or(0));
+        let res = &resolved[r.model.as_str()];
+        if res.row.is_none_or(|p| !p.caches()) {
+            continue;
+        }
+        let key = (res.model.id.as_str(), r.identity.as_deref().unwrap_or(""), r.prefix_hash.unwrap_or(0));
         groups.entry(key).or_default().push(i);
     }
     let mut out = Vec::new();
-    for ((model, _, _), mut idx) in groups {
-        let Some(m) = prices.lookup(&ModelRef::parse(&model)) else { continue };
-        let p = m.row;
-        if !p.caches() {
-            continue;
-        }
+    for (_, mut idx) in groups {
+        let p = resolved[records[idx[0]].model.as_str()].row.expect("grouped records are priced");
         idx.sort_by_key(|&i| (records[i].ts_ms, records[i].loc));
         walk_group(records, &idx, p, &mut out);
         forgone(records, &idx, p, &mut out);
@@ -449,38 +455,47 @@ fn finding(
     input: &DetectorInput<'_>,
 ) -> Option<Finding> {
     let mine: Vec<&WasteItem> = items.iter().filter(|w| w.kind == kind).collect();
-    let counted: Vec<&WasteItem> =
-        mine.iter().copied().filter(|w| kind != WasteKind::CachingNeverEnabled || w.proven).collect();
     if mine.is_empty() {
         return None;
     }
+    // Only never-enabled estimates can be unproven (no prompt hash).
+    let (counted, unproven): (Vec<&WasteItem>, Vec<&WasteItem>) =
+        mine.iter().copied().partition(|w| kind != WasteKind::CachingNeverEnabled || w.proven);
     let pico: Pico = counted.iter().map(|w| w.pico).sum();
-    let unproven: Pico = mine.iter().filter(|w| !counted.contains(w)).map(|w| w.pico).sum();
+    let unproven: Pico = unproven.iter().map(|w| w.pico).sum();
     let mut by_model: BTreeMap<String, (usize, Pico)> = BTreeMap::new();
-    let mut examples = Vec::new();
+    // (share, record, item): formatted only for the examples listed.
+    let mut examples: Vec<(Pico, usize, &WasteItem)> = Vec::new();
+    let mut model_ids: FxHashMap<&str, String> = FxHashMap::default();
     for w in &counted {
         let share = w.pico / w.records.len() as Pico;
         for &i in &w.records {
             let r = &records[i];
-            let e = by_model.entry(ModelRef::parse(&r.model).id).or_default();
+            let id = model_ids.entry(r.model.as_str()).or_insert_with(|| ModelRef::parse(&r.model).id);
+            let e = by_model.entry(id.clone()).or_default();
             e.0 += 1;
             e.1 += share;
-            examples.push((
-                share,
-                WasteExample {
-                    request_id: r.request_id.clone(),
-                    at: super::location(input, r.loc),
-                    model: r.model.clone(),
-                    region: r.serving_region().to_string(),
-                    tokens: if w.records.len() == 1 { w.tokens } else { r.total_input() },
-                    usd: usd(share),
-                    gap_s: w.gap_ms.map(|g| g as f64 / 1000.0),
-                },
-            ));
+            examples.push((share, i, w));
         }
     }
     let requests = examples.len();
-    examples.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.at.cmp(&b.1.at)));
+    examples.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| records[a.1].loc.cmp(&records[b.1].loc)));
+    let examples: Vec<WasteExample> = examples
+        .into_iter()
+        .take(input.settings.max_listed_calls)
+        .map(|(share, i, w)| {
+            let r = &records[i];
+            WasteExample {
+                request_id: r.request_id.clone(),
+                at: super::location(input, r.loc),
+                model: r.model.clone(),
+                region: r.serving_region().to_string(),
+                tokens: if w.records.len() == 1 { w.tokens } else { r.total_input() },
+                usd: usd(share),
+                gap_s: w.gap_ms.map(|g| g as f64 / 1000.0),
+            }
+        })
+        .collect();
     let mut by_model: Vec<ModelWaste> =
         by_model.into_iter().map(|(model, (requests, p))| ModelWaste { model, requests, usd: usd(p) }).collect();
     by_model.sort_by(|a, b| b.usd.total_cmp(&a.usd).then(a.model.cmp(&b.model)));
@@ -497,7 +512,6 @@ fn finding(
     let tokens: u64 = counted.iter().map(|w| w.tokens).sum();
     let usd_total = usd(pico);
     let (title, fix) = describe(kind, requests, usd_total);
-    let listed = input.settings.max_listed_calls;
     Some(Finding {
         kind: kind.name(),
         rank: 0,
@@ -515,7 +529,7 @@ fn finding(
             gap_distribution,
             one_hour_ttl_net_saving_usd: one_hour,
             unproven_usd: (kind == WasteKind::CachingNeverEnabled && unproven > 0).then(|| usd(unproven)),
-            examples: examples.into_iter().take(listed).map(|e| e.1).collect(),
+            examples,
         })),
     })
 }

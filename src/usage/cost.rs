@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::hash::FxHashMap;
 use serde::Serialize;
 
 use super::cur::{self, CurRow, TokenType};
@@ -240,9 +241,33 @@ pub struct CostReport {
     pub reconciliation: Option<Reconciliation>,
 }
 
-/// Day of a UTC ms time.
-fn day(ts: Option<i64>) -> String {
-    ts.map_or_else(|| "unknown".to_string(), |t| format_ms(t)[..10].to_string())
+/// Days since the epoch of a UTC ms time; untimed records sort last.
+fn day_index(ts: Option<i64>) -> i64 {
+    ts.map_or(i64::MAX, |t| t.div_euclid(86_400_000))
+}
+
+fn day_name(d: i64) -> String {
+    if d == i64::MAX { "unknown".to_string() } else { format_ms(d * 86_400_000)[..10].to_string() }
+}
+
+/// A model string, normalized and matched to its price row.
+pub struct Resolved<'a> {
+    /// The normalized model.
+    pub model: ModelRef,
+    /// The row, `None` when unpriced.
+    pub row: Option<&'a PriceRow>,
+    /// Why another model's row was used, if so.
+    pub note: Option<String>,
+    /// CUR family key.
+    pub family: Option<String>,
+}
+
+/// Normalizes and prices one model string.
+pub fn resolve<'a>(raw: &str, prices: &'a PriceTable) -> Resolved<'a> {
+    let model = ModelRef::parse(raw);
+    let matched = if ModelRef::is_application_profile(raw) { None } else { prices.lookup(&model) };
+    let family = cur::family(&model.base);
+    Resolved { row: matched.as_ref().map(|m| m.row), note: matched.and_then(|m| m.note), family, model }
 }
 
 /// Builds the cost report from de-duplicated records (in input order).
@@ -253,14 +278,19 @@ pub fn report(
     cur_rows: &[CurRow],
     cur_names: &dyn Fn(&CurRow) -> String,
 ) -> CostReport {
-    let mut rows: BTreeMap<(String, String, String), (u64, Tokens, Money)> = BTreeMap::new();
+    // Each distinct model string is normalized and priced once.
+    let mut resolved: FxHashMap<&str, Resolved<'_>> = FxHashMap::default();
+    for r in records {
+        resolved.entry(r.model.as_str()).or_insert_with(|| resolve(&r.model, prices));
+    }
+    let mut rows: BTreeMap<(i64, &str, &str), (u64, Tokens, Money)> = BTreeMap::new();
     let mut unpriced: BTreeMap<String, (u64, Tokens, String)> = BTreeMap::new();
     let mut by_kind: BTreeMap<UsageSourceKind, BTreeMap<TokenConvention, u64>> = BTreeMap::new();
-    let mut computed: BTreeMap<(String, String, TokenType), (Pico, u64)> = BTreeMap::new();
+    let mut computed: BTreeMap<(i64, &str, TokenType), (Pico, u64)> = BTreeMap::new();
     let mut totals = CostTotals::default();
     let mut money = Money::default();
     let mut long_context = 0;
-    let mut notes: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+    let mut cache_without_price: std::collections::BTreeSet<&str> = Default::default();
     for r in records {
         *by_kind.entry(r.kind).or_default().entry(r.convention).or_default() += 1;
         totals.requests += 1;
@@ -269,9 +299,8 @@ pub fn report(
         if r.total_input() > 200_000 {
             long_context += 1;
         }
-        let model = ModelRef::parse(&r.model);
-        let matched = if ModelRef::is_application_profile(&r.model) { None } else { prices.lookup(&model) };
-        let Some(m) = matched else {
+        let res = &resolved[r.model.as_str()];
+        let Some(row) = res.row else {
             let reason = if r.model.is_empty() {
                 "no model id in the record".to_string()
             } else if ModelRef::is_application_profile(&r.model) {
@@ -279,51 +308,56 @@ pub fn report(
             } else {
                 format!("no row in {}", prices.version)
             };
-            let name = if model.id.is_empty() { "(no model id)".to_string() } else { model.id.clone() };
+            let name = if res.model.id.is_empty() { "(no model id)".to_string() } else { res.model.id.clone() };
             let e = unpriced.entry(name).or_insert((0, Tokens::default(), reason));
             e.0 += 1;
             e.1.add(&t);
             continue;
         };
         totals.priced_requests += 1;
-        let cost = price_tokens(&t, m.row);
+        let cost = price_tokens(&t, row);
         money.add(&cost);
-        let d = day(r.ts_ms);
-        let e = rows.entry((d.clone(), model.id.clone(), r.serving_region().to_string())).or_default();
+        let d = day_index(r.ts_ms);
+        let e = rows.entry((d, res.model.id.as_str(), r.serving_region())).or_default();
         e.0 += 1;
         e.1.add(&t);
         e.2.add(&cost);
-        let mut note = m.note.clone();
-        if !m.row.caches() && (t.cache_read + t.cache_write_5m + t.cache_write_1h) > 0 {
-            note = Some("cache tokens on a model with no cache price: billed at the input price".into());
+        if !row.caches() && (t.cache_read + t.cache_write_5m + t.cache_write_1h) > 0 {
+            cache_without_price.insert(res.model.id.as_str());
         }
-        notes.insert(model.id.clone(), (m.row.id.clone(), note));
-        if let Some(f) = cur::family(&model.base) {
+        if let Some(f) = &res.family {
             for (tt, cost, tokens) in [
                 (TokenType::Input, cost.input, t.input),
                 (TokenType::Output, cost.output, t.output),
                 (TokenType::CacheRead, cost.cache_read, t.cache_read),
                 (TokenType::CacheWrite, cost.cache_write, t.cache_write_5m + t.cache_write_1h),
             ] {
-                let c = computed.entry((d.clone(), f.clone(), tt)).or_default();
+                let c = computed.entry((d, f.as_str(), tt)).or_default();
                 c.0 += cost;
                 c.1 += tokens;
             }
         }
     }
+    let by_id: FxHashMap<&str, &Resolved<'_>> = resolved.values().map(|r| (r.model.id.as_str(), r)).collect();
+    let computed: BTreeMap<CurKey, (Pico, u64)> =
+        computed.into_iter().map(|((d, f, tt), v)| ((day_name(d), f.to_string(), tt), v)).collect();
     totals.cost = Dollars::from(&money);
     let rows = rows
         .into_iter()
         .map(|((day, model, region), (requests, tokens, money))| {
-            let (row, note) = notes.get(&model).cloned().unwrap_or_default();
+            let res = by_id.get(model);
+            let mut note = res.and_then(|r| r.note.clone());
+            if cache_without_price.contains(model) {
+                note = Some("cache tokens on a model with no cache price: billed at the input price".into());
+            }
             CostRow {
-                day,
-                model,
-                region,
+                day: day_name(day),
+                model: model.to_string(),
+                region: region.to_string(),
                 requests,
                 tokens,
                 cost: Some(Dollars::from(&money)),
-                price_row: Some(row),
+                price_row: res.and_then(|r| r.row.map(|row| row.id.clone())),
                 price_note: note,
             }
         })

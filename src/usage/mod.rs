@@ -12,8 +12,7 @@ pub mod cost;
 pub mod cur;
 pub mod parse;
 
-use std::collections::HashMap;
-
+use crate::hash::FxHashMap;
 use serde::Serialize;
 
 use crate::prices::CacheTtl;
@@ -71,8 +70,6 @@ pub struct UsageRecord {
     pub request_id: Option<String>,
     /// Request time, UTC ms.
     pub ts_ms: Option<i64>,
-    /// API operation (`Converse`, `InvokeModel`, ...).
-    pub operation: Option<String>,
     /// Model id as the caller passed it (profile id or ARN).
     pub model: String,
     /// Region the API was called in.
@@ -152,7 +149,7 @@ pub struct DedupStats {
 /// keeps the order of the records kept.
 pub fn dedup(records: Vec<UsageRecord>) -> (Vec<UsageRecord>, DedupStats) {
     let mut stats = DedupStats { records: records.len() as u64, ..Default::default() };
-    let mut keep: HashMap<&str, usize> = HashMap::new();
+    let mut keep: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
     for (i, r) in records.iter().enumerate() {
         let Some(id) = r.request_id.as_deref() else {
             stats.without_request_id += 1;
@@ -186,7 +183,6 @@ mod tests {
             convention: TokenConvention::CacheSeparate,
             request_id: id.map(str::to_string),
             ts_ms: Some(0),
-            operation: None,
             model: "m".into(),
             region: None,
             inference_region: None,

@@ -21,8 +21,6 @@ struct InvRecord<'a> {
     #[serde(borrow)]
     request_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    operation: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     model_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     region: Option<Cow<'a, str>>,
@@ -34,8 +32,7 @@ struct InvRecord<'a> {
     error_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
     input: Option<InvInput<'a>>,
-    #[serde(borrow)]
-    output: Option<InvOutput<'a>>,
+    output: Option<InvOutput>,
 }
 
 #[derive(Deserialize)]
@@ -51,15 +48,14 @@ struct InvInput<'a> {
     cache_read_input_token_count: Option<u64>,
     cache_write_input_token_count: Option<u64>,
     #[serde(borrow)]
-    input_body_json: Option<&'a RawValue>,
+    input_body_json: Option<InputBody<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct InvOutput<'a> {
+struct InvOutput {
     output_token_count: Option<u64>,
-    #[serde(borrow)]
-    output_body_json: Option<&'a RawValue>,
+    output_body_json: Option<OutputBody>,
 }
 
 /// A `usage` block in any of its spellings: Converse (`inputTokens`,
@@ -130,10 +126,65 @@ impl UsageBlock {
     }
 }
 
-#[derive(Deserialize)]
+/// What bfx needs of `outputBodyJson`: an object for Converse and
+/// InvokeModel (usage and latency), an array of stream events for the
+/// streaming operations (skipped: the record's own counts cover them).
+#[derive(Default)]
 struct OutputBody {
     usage: Option<UsageBlock>,
-    metrics: Option<Metrics>,
+    latency_ms: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for OutputBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(OutputBodyVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum OutputKey {
+    Usage,
+    Metrics,
+    #[serde(other)]
+    Other,
+}
+
+struct OutputBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OutputBodyVisitor {
+    type Value = OutputBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an output body")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<OutputBody, A::Error> {
+        let mut out = OutputBody::default();
+        while let Some(k) = m.next_key::<OutputKey>()? {
+            match k {
+                OutputKey::Usage => out.usage = m.next_value()?,
+                OutputKey::Metrics => out.latency_ms = m.next_value::<Option<Metrics>>()?.and_then(|x| x.latency_ms),
+                OutputKey::Other => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<OutputBody, A::Error> {
+        while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(OutputBody::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<OutputBody, E> {
+        Ok(OutputBody::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<OutputBody, E> {
+        Ok(OutputBody::default())
+    }
 }
 
 #[derive(Deserialize)]
@@ -165,27 +216,52 @@ pub struct BodyFacts {
 
 /// Reads the cache-relevant facts of a Converse or Anthropic request body.
 pub fn body_facts(raw: &str) -> BodyFacts {
-    let b = raw.as_bytes();
-    let cache_requested =
-        memchr::memmem::find(b, b"\"cachePoint\"").is_some() || memchr::memmem::find(b, b"\"cache_control\"").is_some();
-    let ttl_1h = cache_requested
-        && memchr::memmem::find_iter(b, b"\"ttl\"").any(|i| {
-            let rest = b[i + 5..].trim_ascii_start();
-            rest.strip_prefix(b":").is_some_and(|r| r.trim_ascii_start().starts_with(b"\"1h\""))
-        });
-    let prefix_hash = serde_json::from_str::<InputBody<'_>>(raw).ok().and_then(|body| {
-        let tools = body.tool_config.or(body.tools);
-        if body.system.is_none() && tools.is_none() {
+    let (cache_requested, ttl_1h) = cache_markers(raw);
+    let prefix_hash = serde_json::from_str::<InputBody<'_>>(raw).ok().and_then(|b| b.prefix_hash());
+    BodyFacts { prefix_hash, cache_requested, ttl_1h }
+}
+
+impl InputBody<'_> {
+    fn prefix_hash(&self) -> Option<u64> {
+        let tools = self.tool_config.or(self.tools);
+        if self.system.is_none() && tools.is_none() {
             return None;
         }
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(body.system.map_or("", |s| s.get()).as_bytes());
+        h.update(self.system.map_or("", |s| s.get()).as_bytes());
         h.update(b"\0");
         h.update(tools.map_or("", |s| s.get()).as_bytes());
         Some(h.digest())
-    });
-    BodyFacts { prefix_hash, cache_requested, ttl_1h }
+    }
 }
+
+/// Whether text holds a `cachePoint` / `cache_control` key, and a `"ttl"`
+/// of `"1h"`. Inside a JSON string the quotes would be escaped, so
+/// prompt text that mentions these words does not match.
+fn cache_markers(raw: &str) -> (bool, bool) {
+    let b = raw.as_bytes();
+    let f = &*FINDERS;
+    let cache_requested = f.cache_point.find(b).is_some() || f.cache_control.find(b).is_some();
+    let ttl_1h = cache_requested
+        && f.ttl.find_iter(b).any(|i| {
+            let rest = b[i + 5..].trim_ascii_start();
+            rest.strip_prefix(b":").is_some_and(|r| r.trim_ascii_start().starts_with(b"\"1h\""))
+        });
+    (cache_requested, ttl_1h)
+}
+
+/// Searchers built once: building one per record is measurable.
+struct Finders {
+    cache_point: memchr::memmem::Finder<'static>,
+    cache_control: memchr::memmem::Finder<'static>,
+    ttl: memchr::memmem::Finder<'static>,
+}
+
+static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finders {
+    cache_point: memchr::memmem::Finder::new(b"\"cachePoint\""),
+    cache_control: memchr::memmem::Finder::new(b"\"cache_control\""),
+    ttl: memchr::memmem::Finder::new(b"\"ttl\""),
+});
 
 /// Parses an ISO-8601 UTC time (`2026-04-19T13:28:51Z`, with optional
 /// fraction, `Z` or `+00:00`) into UTC ms.
@@ -225,7 +301,6 @@ fn empty_record(kind: UsageSourceKind, convention: TokenConvention, model: Strin
         convention,
         request_id: None,
         ts_ms: None,
-        operation: None,
         model,
         region: None,
         inference_region: None,
@@ -246,7 +321,8 @@ fn empty_record(kind: UsageSourceKind, convention: TokenConvention, model: Strin
 
 /// Parses a Bedrock model-invocation log record.
 pub fn invocation_log(msg: &str) -> Result<UsageRecord, String> {
-    let r: InvRecord<'_> = serde_json::from_str(msg.trim()).map_err(|e| format!("invocation-log record: {e}"))?;
+    let msg = msg.trim();
+    let r: InvRecord<'_> = serde_json::from_str(msg).map_err(|e| format!("invocation-log record: {e}"))?;
     let s = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
     let mut u = empty_record(
         UsageSourceKind::InvocationLog,
@@ -255,7 +331,6 @@ pub fn invocation_log(msg: &str) -> Result<UsageRecord, String> {
     );
     u.ts_ms = r.timestamp.as_deref().and_then(parse_iso_ms);
     u.request_id = s(r.request_id);
-    u.operation = s(r.operation);
     u.region = s(r.region);
     u.inference_region = s(r.inference_region);
     u.identity = r.identity.and_then(|i| s(i.arn));
@@ -267,19 +342,19 @@ pub fn invocation_log(msg: &str) -> Result<UsageRecord, String> {
         u.cache_read = i.cache_read_input_token_count;
         u.cache_write = i.cache_write_input_token_count;
         if let Some(body) = i.input_body_json {
-            let facts = body_facts(body.get());
-            u.prefix_hash = facts.prefix_hash;
-            u.cache_requested = Some(facts.cache_requested);
-            ttl_1h = facts.ttl_1h;
+            // The markers are searched in the whole record, one SIMD pass:
+            // only the request body can hold them unescaped (cacheDetails'
+            // `"ttl": "1h"` in the output says the same thing).
+            let (requested, one_hour) = cache_markers(msg);
+            u.prefix_hash = body.prefix_hash();
+            u.cache_requested = Some(requested);
+            ttl_1h = one_hour;
         }
     }
     if let Some(o) = r.output {
         output = o.output_token_count;
-        if let Some(body) = o.output_body_json
-            && body.get().starts_with('{')
-            && let Ok(ob) = serde_json::from_str::<OutputBody>(body.get())
-        {
-            u.latency_ms = ob.metrics.and_then(|m| m.latency_ms);
+        if let Some(ob) = o.output_body_json {
+            u.latency_ms = ob.latency_ms;
             if let Some(usage) = ob.usage {
                 // The record's own input fields are authoritative; the body
                 // fills in what an older record lacks, and the TTL split.
@@ -359,7 +434,6 @@ pub fn from_json(doc: &Value, fields: &FieldMap) -> Option<UsageRecord> {
         Value::Number(n) => n.as_i64(),
         _ => None,
     });
-    u.operation = str_at(doc, &["operation"]).map(str::to_string);
     u.region = first_str(doc, &fields.region);
     u.inference_region = str_at(doc, &["inferenceRegion"]).map(str::to_string);
     u.identity = str_at(doc, &["identity", "arn"])
