@@ -49,7 +49,7 @@ pub fn terminal(a: &Analysis) -> String {
         render_throttle(&mut out, t);
     }
     if let Some(u) = &a.usage {
-        render_cost(&mut out, u);
+        render_cost(&mut out, u, &a.findings);
     }
     out.push_str("Sources (every line accounted for)\n");
     let mut t = table();
@@ -321,11 +321,24 @@ fn render_throttle(out: &mut String, t: &crate::agent::turns::ThrottleReport) {
     out.push('\n');
 }
 
-fn render_cost(out: &mut String, u: &crate::usage::cost::CostReport) {
+fn render_cost(out: &mut String, u: &crate::usage::cost::CostReport, findings: &[Finding]) {
     let c = &u.totals.cost;
     out.push_str(&format!(
         "Cost: {} requests, ${:.2} billed; ${:.2} without caching, so caching saved ${:.2} (prices: {})\n",
         u.totals.requests, c.total, c.without_caching, c.caching_savings, u.price_table
+    ));
+    let (mut paid, mut forgone) = (0.0, 0.0);
+    for f in findings {
+        if let FindingDetail::CacheWaste(d) = &f.detail {
+            match d.category {
+                "paid_for_nothing" => paid += d.usd,
+                _ if d.waste != crate::detect::cache_waste::WasteKind::FiveMinuteTooShort => forgone += d.usd,
+                _ => {}
+            }
+        }
+    }
+    out.push_str(&format!(
+        "   prompt cache: ${paid:.2} paid for nothing (never-read, expired, duplicate, cross-region and needless 1-hour writes); ${forgone:.2} of savings forgone\n"
     ));
     for s in &u.sources {
         for (_, n, words) in &s.conventions {

@@ -237,3 +237,51 @@ fn litellm_price_file_gives_the_same_dollars_for_the_same_prices() {
         (b.input, b.output, b.cache_read, b.cache_write_5m)
     );
 }
+
+fn bfx(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bfx")).args(args).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn usage_output_is_byte_identical_for_any_thread_count() {
+    let ins = inputs();
+    let mut args1 = vec!["analyze", "--threads", "1", "--format", "json"];
+    let mut args3 = vec!["analyze", "--threads", "3", "--format", "json"];
+    args1.extend(ins.iter().map(String::as_str));
+    args3.extend(ins.iter().map(String::as_str));
+    let (c1, one) = bfx(&args1);
+    let (c3, three) = bfx(&args3);
+    assert_eq!((c1, c3), (0, 0));
+    assert!(one.contains("\"cache_ttl_expiry\""));
+    assert_eq!(one, three);
+}
+
+#[test]
+fn bundled_sample_shows_the_cost_and_cache_waste_section() {
+    // The README's main command.
+    let (code, text) = bfx(&["analyze", &fixture("sample/incident")]);
+    assert_eq!(code, 0);
+    assert!(text.contains("Cost: 390 requests, $5.34 billed; $6.26 without caching, so caching saved $0.93"), "{text}");
+    assert!(text.contains("prompt cache: $0.82 paid for nothing"), "{text}");
+    assert!(text.contains("[cache_write_never_read] 12 cache writes were never read"), "{text}");
+    assert!(text.contains("CUR differs: 2026-11-02 claude-sonnet-4.5 CacheWrite"), "{text}");
+}
+
+#[test]
+fn prices_command_prints_the_table_and_round_trips_through_csv() {
+    let (code, table) = bfx(&["prices", "haiku-4-5"]);
+    assert_eq!(code, 0);
+    let row = table.lines().find(|l| l.contains("│ us.anthropic.claude-haiku-4-5-20251001-v1:0 ")).unwrap();
+    let cells: Vec<&str> = row.split(['│', '┆']).map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(cells[1..], ["1.1", "5.5", "0.11", "1.375", "2.2", "4096"]);
+    let (_, csv) = bfx(&["prices", "--format", "csv"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prices.csv");
+    std::fs::write(&path, &csv).unwrap();
+    // The same table read back gives the same dollars.
+    let mut opts = AnalyzeOptions::default();
+    opts.prices = Some(bfx::prices::PriceTable::from_file(path.to_str().unwrap()).unwrap());
+    let a = analyze_with(&inputs(), opts);
+    assert_eq!(a.usage.unwrap().totals.cost, run().usage.unwrap().totals.cost);
+}
