@@ -280,8 +280,10 @@ fn prices_command_prints_the_table_and_round_trips_through_csv() {
     let path = dir.path().join("prices.csv");
     std::fs::write(&path, &csv).unwrap();
     // The same table read back gives the same dollars.
-    let mut opts = AnalyzeOptions::default();
-    opts.prices = Some(bfx::prices::PriceTable::from_file(path.to_str().unwrap()).unwrap());
+    let opts = AnalyzeOptions {
+        prices: Some(bfx::prices::PriceTable::from_file(path.to_str().unwrap()).unwrap()),
+        ..Default::default()
+    };
     let a = analyze_with(&inputs(), opts);
     assert_eq!(a.usage.unwrap().totals.cost, run().usage.unwrap().totals.cost);
 }
