@@ -102,6 +102,15 @@ pub struct Analysis {
     /// Not serialized: de-duplicated usage records.
     #[serde(skip)]
     pub usage_records: Vec<UsageRecord>,
+    /// Not serialized: agent turns.
+    #[serde(skip)]
+    pub turns: Vec<crate::agent::turns::Turn>,
+    /// Not serialized: agent model calls (`turn` indexes `turns`).
+    #[serde(skip)]
+    pub agent_calls: Vec<crate::agent::turns::AgentCall>,
+    /// Not serialized: the price table used.
+    #[serde(skip)]
+    pub prices: Option<PriceTable>,
 }
 
 /// A call with its source named, for `--timelines`.
@@ -538,5 +547,8 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         timelines: None,
         calls,
         usage_records,
+        turns,
+        agent_calls,
+        prices: Some(prices.clone()),
     }
 }

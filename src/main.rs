@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Rebuild per-call timelines; report stale-socket hangs, hidden retries and throttle amplification.
     Analyze(AnalyzeArgs),
+    /// The waterfall of one SDK call (--call) or one agent turn (--turn): attempts on a time axis,
+    /// connections, idle gaps, waits, outcomes, retry sleeps, fallback hops, tokens and dollars.
+    Timeline(TimelineArgs),
     /// Print the price table used for cost (USD per million tokens), with each row's source and date.
     Prices(PricesArgs),
 }
@@ -54,6 +57,30 @@ enum Format {
     Table,
     /// The documented JSON schema (docs/json-schema.md).
     Json,
+    /// Markdown, for tickets and postmortems.
+    Markdown,
+}
+
+#[derive(clap::Args)]
+struct TimelineArgs {
+    /// Files, folders, globs, or `-` for stdin.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// The call: its amz-sdk-invocation-id or any attempt's x-amzn-RequestId.
+    #[arg(long, conflicts_with = "turn", required_unless_present = "turn")]
+    call: Option<String>,
+    /// The agent turn: its turn, request, trace or session id.
+    #[arg(long)]
+    turn: Option<String>,
+    /// Output format: text (80 columns), json or markdown.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// A custom Python logging format.
+    #[arg(long)]
+    log_format: Option<String>,
+    /// Price table (as for analyze).
+    #[arg(long)]
+    prices: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -93,6 +120,9 @@ struct AnalyzeArgs {
     /// model_prices_and_context_window.json. Default: the embedded, dated table.
     #[arg(long)]
     prices: Option<String>,
+    /// Also write a self-contained HTML report (no network fetches) to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
 }
 
 fn load_prices(path: &Option<String>) -> anyhow::Result<Option<PriceTable>> {
@@ -195,6 +225,47 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Timeline(args) => {
+            let custom = match &args.log_format {
+                Some(f) => Some(LineFormat::Custom(Box::new(CustomFormat::new(f)?))),
+                None => None,
+            };
+            let opts = AnalyzeOptions {
+                parse: ParseOptions { custom, batch_bytes: 0 },
+                prices: load_prices(&args.prices)?,
+                ..Default::default()
+            };
+            let analysis = analyze_args(&args.inputs, &opts);
+            for e in &analysis.errors {
+                eprintln!("bfx: {e}");
+            }
+            use bfx::render::waterfall as w;
+            let text = if let Some(id) = &args.call {
+                let call = w::find_call(&analysis, id)
+                    .with_context(|| format!("no call with invocation id or request id {id} in these inputs"))?;
+                let v = w::call_view(&analysis, call);
+                match args.format {
+                    Format::Table => w::call_text(&v),
+                    Format::Json => serde_json::to_string_pretty(&v)? + "\n",
+                    Format::Markdown => w::call_markdown(&v),
+                }
+            } else {
+                let key = args.turn.as_deref().unwrap_or_default();
+                let v = w::turn_view(&analysis, key).with_context(|| format!("no agent turn {key} in these inputs"))?;
+                match args.format {
+                    Format::Table => w::turn_text(&v),
+                    Format::Json => serde_json::to_string_pretty(&v)? + "\n",
+                    Format::Markdown => w::turn_markdown(&v),
+                }
+            };
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e).context("writing the timeline");
+            }
+            Ok(if analysis.is_partial() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
         Command::Analyze(args) => {
             if let Some(n) = args.threads {
                 rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("setting up threads")?;
@@ -223,9 +294,14 @@ fn run() -> anyhow::Result<ExitCode> {
             if args.timelines {
                 analysis = analysis.with_timelines();
             }
+            if let Some(path) = &args.html {
+                std::fs::write(path, bfx::render::html::html(&analysis))
+                    .with_context(|| format!("writing the HTML report to {}", path.display()))?;
+            }
             let text = match args.format {
                 Format::Table => bfx::render::terminal(&analysis),
                 Format::Json => bfx::render::json(&analysis),
+                Format::Markdown => bfx::render::markdown::markdown(&analysis),
             };
             let mut stdout = std::io::stdout().lock();
             if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush())

@@ -1,4 +1,10 @@
-//! Reports: the terminal view and the JSON view of an [`Analysis`].
+//! Reports: the terminal view and the JSON view of an [`Analysis`], the
+//! self-contained HTML report ([`html`]), Markdown ([`markdown`]), and the
+//! one-call or one-turn waterfall ([`waterfall`]).
+
+pub mod html;
+pub mod markdown;
+pub mod waterfall;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
