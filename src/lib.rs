@@ -19,5 +19,6 @@ pub mod payload;
 pub mod prices;
 pub mod render;
 pub mod source;
+pub mod tables;
 pub mod timeline;
 pub mod usage;

@@ -123,6 +123,21 @@ struct AnalyzeArgs {
     /// Also write a self-contained HTML report (no network fetches) to this file.
     #[arg(long, value_name = "FILE")]
     html: Option<std::path::PathBuf>,
+    /// Also write the normalized tables (calls, attempts, turns, usage, findings, sources) to this
+    /// folder; columns are documented in docs/schema.md.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// File format of --out tables.
+    #[arg(long, value_enum, default_value = "parquet")]
+    out_format: OutFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// CSV with a header row.
+    Csv,
 }
 
 fn load_prices(path: &Option<String>) -> anyhow::Result<Option<PriceTable>> {
@@ -293,6 +308,13 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut analysis = analyze_args(&args.inputs, &opts);
             if args.timelines {
                 analysis = analysis.with_timelines();
+            }
+            if let Some(dir) = &args.out {
+                let format = match args.out_format {
+                    OutFormat::Parquet => bfx::tables::TableFormat::Parquet,
+                    OutFormat::Csv => bfx::tables::TableFormat::Csv,
+                };
+                bfx::tables::write(&analysis, dir, format).map_err(anyhow::Error::msg)?;
             }
             if let Some(path) = &args.html {
                 std::fs::write(path, bfx::render::html::html(&analysis))

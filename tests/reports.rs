@@ -225,3 +225,133 @@ fn markdown_report_matches_its_snapshot() {
     let a = analyze(&[fixture("botocore/stale_v144_standard.log"), fixture("botocore/throttle_v144_standard.log")]);
     insta::assert_snapshot!("analyze_markdown", relative(bfx::render::markdown::markdown(&a)));
 }
+
+/// `(table, [(column, type)])` from docs/schema.md.
+fn documented_schema() -> Vec<(String, Vec<(String, String)>)> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.md")).unwrap();
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in doc.lines() {
+        if let Some(t) = line.strip_prefix("## ") {
+            out.push((t.trim().to_string(), Vec::new()));
+        } else if line.starts_with("| ") && !line.starts_with("| column") && !out.is_empty() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            out.last_mut().unwrap().1.push((cells[1].to_string(), cells[2].to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn tables_round_trip_through_polars_with_the_documented_schema() {
+    use polars_io::SerReader;
+    let a = analyze(&[fixture("sample/incident")]);
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = bfx::tables::write(&a, dir.path(), bfx::tables::TableFormat::Parquet).unwrap();
+    let csv_dir = dir.path().join("csv");
+    let csv = bfx::tables::write(&a, &csv_dir, bfx::tables::TableFormat::Csv).unwrap();
+    let built = bfx::tables::build(&a).unwrap();
+    let doc = documented_schema();
+    assert_eq!(doc.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), bfx::tables::TABLES);
+    for (((name, df), (doc_name, cols)), (pq, cv)) in built.iter().zip(&doc).zip(parquet.iter().zip(&csv)) {
+        assert_eq!(name, doc_name);
+        let schema: Vec<(String, String)> = df.schema().iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        assert_eq!(&schema, cols, "table {name} differs from docs/schema.md");
+        // Parquet keeps every type and value.
+        let back = polars_io::parquet::read::ParquetReader::new(std::fs::File::open(pq).unwrap()).finish().unwrap();
+        assert!(back.equals_missing(df), "{name}.parquet does not round-trip");
+        // CSV keeps every row and column name.
+        let csv_back = polars_io::csv::read::CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(cv.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(csv_back.shape(), df.shape(), "{name}.csv");
+        assert_eq!(csv_back.get_column_names(), df.get_column_names(), "{name}.csv");
+    }
+    let rows: Vec<usize> = built.iter().map(|(_, df)| df.height()).collect();
+    assert_eq!(rows, vec![a.calls.len(), a.totals.attempts, 420, 390, a.findings.len(), a.sources.len()]);
+}
+
+#[test]
+fn documented_sql_gives_the_reports_numbers_in_duckdb() {
+    let ok = Command::new("python3").args(["-c", "import duckdb"]).status().is_ok_and(|s| s.success());
+    if !ok {
+        // .ci/run installs the duckdb wheel and sets BFX_REQUIRE_DUCKDB=1.
+        assert!(std::env::var_os("BFX_REQUIRE_DUCKDB").is_none(), "python3 with duckdb is required but missing");
+        eprintln!("skipped: python3 -c 'import duckdb' failed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, json, err) =
+        bfx(&["analyze", &fixture("sample/incident"), "--format", "json", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let runner = r#"
+import duckdb, json, sys
+con = duckdb.connect()
+con.execute("SET VARIABLE dir = '%s'" % sys.argv[2].replace("'", "''"))
+sql = "\n".join(l for l in open(sys.argv[1]).read().splitlines() if not l.lstrip().startswith("--"))
+out = []
+for st in [s.strip() for s in sql.split(";") if s.strip()]:
+    out.append([[v if isinstance(v, (int, float, str, type(None))) else str(v) for v in row] for row in con.execute(st).fetchall()])
+print(json.dumps(out))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", runner, concat!(env!("CARGO_MANIFEST_DIR"), "/docs/queries.sql"), dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding =
+        |kind: &str| report["findings"].as_array().unwrap().iter().find(|f| f["kind"] == kind).unwrap().clone();
+    let r6 = |v: &serde_json::Value| (v.as_f64().unwrap() * 1e6).round() / 1e6;
+    // q1: stale sockets.
+    let stale = finding("stale_socket");
+    assert_eq!(q[0][0][0], stale["calls_hit"]);
+    assert_eq!(r6(&q[0][0][1]), r6(&stale["seconds_lost"]));
+    // q2: failed attempts by outcome = retries plus final failures per cause.
+    let retried = finding("hidden_retries");
+    let by_cause = |c: &str| -> u64 {
+        let row = retried["by_cause"].as_array().unwrap().iter().find(|r| r["cause"] == c).unwrap();
+        row["retries"].as_u64().unwrap() + row["final_failures"].as_u64().unwrap()
+    };
+    let failed = |outcome: &str| -> u64 {
+        q[1].as_array().unwrap().iter().filter(|r| r[0] == outcome).map(|r| r[2].as_u64().unwrap()).sum()
+    };
+    assert_eq!(failed("throttled"), by_cause("throttle"));
+    assert_eq!(failed("transport"), by_cause("timeout"));
+    assert_eq!(failed("server_error"), by_cause("5xx"));
+    // q3: throttle amplification headline.
+    let t = &report["throttle"];
+    assert_eq!((&q[2][0][0], &q[2][0][1], &q[2][0][2]), (&t["turns"], &t["calls"], &t["throttles"]));
+    // q4: billed, no-cache, savings, unpriced.
+    let cost = &report["usage"]["totals"]["cost"];
+    assert_eq!(r6(&q[3][0][0]), r6(&cost["total"]));
+    assert_eq!(r6(&q[3][0][1]), r6(&cost["without_caching"]));
+    assert_eq!(r6(&q[3][0][2]), r6(&cost["caching_savings"]));
+    let unpriced: u64 =
+        report["usage"]["unpriced"].as_array().unwrap().iter().map(|u| u["requests"].as_u64().unwrap()).sum();
+    assert_eq!(q[3][0][3].as_u64().unwrap(), unpriced);
+    // q5: per day and model, summed over regions.
+    let mut want: std::collections::BTreeMap<(String, String), f64> = Default::default();
+    for row in report["usage"]["rows"].as_array().unwrap() {
+        if row["day"] != "unknown" {
+            *want.entry((row["day"].as_str().unwrap().into(), row["model"].as_str().unwrap().into())).or_default() +=
+                row["cost"]["total"].as_f64().unwrap();
+        }
+    }
+    let got: std::collections::BTreeMap<(String, String), f64> = q[4]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| ((r[0].as_str().unwrap().into(), r[1].as_str().unwrap().into()), r[3].as_f64().unwrap()))
+        .collect();
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (k, v) in &got {
+        assert!((v - want[k]).abs() < 5e-6, "{k:?}: {v} vs {}", want[k]);
+    }
+    // q6: cache dollars paid for nothing.
+    let paid: f64 = q[5].as_array().unwrap().iter().map(|r| r[1].as_f64().unwrap()).sum();
+    assert_eq!((paid * 100.0).round() / 100.0, 0.82);
+}
