@@ -247,13 +247,23 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             );
         }
     };
-    let (kind, marker, is_cur) = match reader.fill_buf() {
-        Ok(head) => (container::sniff(head), head.trim_ascii() == b"Permission Check Successful", cur::sniff(head)),
-        Err(_) => (None, false, false),
+    let (kind, marker, is_cur, is_parquet) = match reader.fill_buf() {
+        Ok(head) => (
+            container::sniff(head),
+            head.trim_ascii() == b"Permission Check Successful",
+            cur::sniff(head),
+            cur::is_parquet(head),
+        ),
+        Err(_) => (None, false, false, false),
     };
-    if is_cur {
+    if is_cur || is_parquet {
         let mut report = SourceReport::new(&input.name, compression);
-        match cur::read_csv(reader, i) {
+        let rows = match (&input.origin, is_parquet) {
+            (_, false) => cur::read_csv(reader, i),
+            (source::Origin::File(path), true) if compression == Compression::None => cur::read_parquet(path, i),
+            _ => Err("a Parquet file must be read from an uncompressed local file".to_string()),
+        };
+        match rows {
             Ok((rows, stats)) => {
                 report.lines.lines_read = stats.rows;
                 report.lines.parsed = stats.parsed;

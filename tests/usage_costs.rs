@@ -287,3 +287,47 @@ fn prices_command_prints_the_table_and_round_trips_through_csv() {
     let a = analyze_with(&inputs(), opts);
     assert_eq!(a.usage.unwrap().totals.cost, run().usage.unwrap().totals.cost);
 }
+
+#[test]
+fn cur_parquet_export_reconciles_like_the_csv() {
+    // Data Exports write CUR 2.0 as Parquet with typed columns: write the
+    // fixture's rows that way (dates as datetimes, amounts and costs as
+    // doubles) and require the same reconciliation as from the CSV.
+    use polars::prelude::*;
+    use polars_io::SerReader;
+    let csv = fixture("usage/cur/cur2-bedrock-2026-11.csv");
+    let mut df = polars_io::csv::read::CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0)) // all text first
+        .try_into_reader_with_file_path(Some(csv.into()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    for c in ["line_item_usage_amount", "line_item_unblended_cost"] {
+        let typed = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
+        df.with_column(typed).unwrap();
+    }
+    let text = df.column("line_item_usage_start_date").unwrap().str().unwrap().clone();
+    let dates: Vec<Option<i64>> =
+        (0..text.len()).map(|i| text.get(i).and_then(bfx::usage::parse::parse_iso_ms)).collect();
+    let dates = Column::new("line_item_usage_start_date".into(), dates)
+        .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
+        .unwrap();
+    df.with_column(dates).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cur2-bedrock-2026-11.parquet");
+    polars_io::parquet::write::ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    let mut ins: Vec<String> = ["usage/app", "usage/cloudwatch", "usage/s3"].iter().map(|p| fixture(p)).collect();
+    ins.push(path.display().to_string());
+    let a = analyze(&ins);
+    let from_parquet = a.usage.as_ref().unwrap().reconciliation.as_ref().unwrap();
+    let b = run();
+    let from_csv = b.usage.as_ref().unwrap().reconciliation.as_ref().unwrap();
+    assert_eq!(from_parquet.compared, from_csv.compared);
+    assert_eq!(from_parquet.matching, from_csv.matching);
+    assert_eq!(from_parquet.differences.len(), 1);
+    let (p, c) = (&from_parquet.differences[0], &from_csv.differences[0]);
+    assert_eq!((p.day.as_str(), p.difference_usd, p.cur_tokens), (c.day.as_str(), c.difference_usd, c.cur_tokens));
+    // Evidence names the Parquet row (1-based): the disagreeing row is the CSV's line 7 - 1.
+    assert!(p.cur_rows[0].ends_with(".parquet:6"), "{:?}", p.cur_rows);
+}

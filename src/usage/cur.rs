@@ -63,58 +63,127 @@ pub fn sniff(head: &[u8]) -> bool {
     memchr::memmem::find(first, b"line_item_usage_type").is_some()
 }
 
-/// Reads a CUR CSV, streaming row by row.
-pub fn read_csv(reader: impl Read, source: usize) -> Result<(Vec<CurRow>, CurStats), String> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let headers = rdr.headers().map_err(|e| format!("CUR header: {e}"))?.clone();
-    let col = |names: &[&str]| names.iter().find_map(|n| headers.iter().position(|h| h == *n));
-    let usage_type = col(&["line_item_usage_type"]).ok_or("CUR file without line_item_usage_type")?;
-    let amount = col(&["line_item_usage_amount"]).ok_or("CUR file without line_item_usage_amount")?;
-    let cost = col(&["line_item_unblended_cost"]).ok_or("CUR file without line_item_unblended_cost")?;
-    let start = col(&["line_item_usage_start_date"]).ok_or("CUR file without line_item_usage_start_date")?;
-    let product = col(&["line_item_product_code"]);
-    let unit = col(&["pricing_unit"]);
-    let mut rows = Vec::new();
-    let mut stats = CurStats::default();
-    let mut unmatched: std::collections::BTreeMap<String, u64> = Default::default();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i as u64 + 2;
-        let rec = rec.map_err(|e| format!("CUR line {line}: {e}"))?;
-        stats.rows += 1;
-        let get = |c: usize| rec.get(c).unwrap_or("").trim();
-        if let Some(p) = product
-            && !get(p).starts_with("AmazonBedrock")
-        {
-            stats.other += 1;
-            continue;
+/// The CUR columns bfx reads; the first four are required.
+const COLUMNS: [&str; 6] = [
+    "line_item_usage_type",
+    "line_item_usage_amount",
+    "line_item_unblended_cost",
+    "line_item_usage_start_date",
+    "line_item_product_code",
+    "pricing_unit",
+];
+
+/// Turns CUR rows, given as column values in [`COLUMNS`] order, into
+/// Bedrock token rows.
+struct RowReader {
+    source: usize,
+    rows: Vec<CurRow>,
+    stats: CurStats,
+    unmatched: std::collections::BTreeMap<String, u64>,
+}
+
+impl RowReader {
+    fn new(source: usize) -> Self {
+        RowReader { source, rows: Vec::new(), stats: CurStats::default(), unmatched: Default::default() }
+    }
+
+    /// `get(i)` is the value of `COLUMNS[i]`, `None` when the column is absent.
+    fn row(&mut self, line: u64, get: &dyn Fn(usize) -> Option<String>) -> Result<(), String> {
+        self.stats.rows += 1;
+        let val = |i: usize| get(i).unwrap_or_default().trim().to_string();
+        if get(4).is_some_and(|p| !p.trim().starts_with("AmazonBedrock")) {
+            self.stats.other += 1;
+            return Ok(());
         }
-        let ut = get(usage_type);
-        let Some((family, token_type)) = parse_usage_type(ut) else {
+        let ut = val(0);
+        let Some((family, token_type)) = parse_usage_type(&ut) else {
             if ut.contains("token") || ut.contains("Token") {
-                *unmatched.entry(ut.to_string()).or_default() += 1;
+                *self.unmatched.entry(ut).or_default() += 1;
             } else {
-                stats.other += 1;
+                self.stats.other += 1;
             }
-            continue;
+            return Ok(());
         };
-        let cost = parse_scaled(get(cost), 12).ok_or_else(|| format!("CUR line {line}: bad unblended cost"))?;
-        let per = unit.map(|u| unit_tokens(get(u))).unwrap_or(None);
+        let cost = parse_scaled(&val(2), 12).ok_or_else(|| format!("CUR row {line}: bad unblended cost"))?;
+        let per = get(5).and_then(|u| unit_tokens(u.trim()));
         // Amounts can be fractional (thousands of tokens): exact to 1/1000.
-        let tokens = per.and_then(|per| parse_scaled(get(amount), 3).map(|a| (a.max(0) as u64) * per / 1000));
-        let day = get(start).get(..10).ok_or_else(|| format!("CUR line {line}: bad usage start date"))?.to_string();
-        stats.parsed += 1;
-        rows.push(CurRow {
+        let tokens = per.and_then(|per| parse_scaled(&val(1), 3).map(|a| (a.max(0) as u64) * per / 1000));
+        let day = val(3).get(..10).ok_or_else(|| format!("CUR row {line}: bad usage start date"))?.to_string();
+        self.stats.parsed += 1;
+        self.rows.push(CurRow {
             day,
             family,
             token_type,
             tokens,
             cost,
-            usage_type: ut.to_string(),
-            loc: Loc { source, line },
+            usage_type: ut,
+            loc: Loc { source: self.source, line },
+        });
+        Ok(())
+    }
+
+    fn finish(mut self) -> (Vec<CurRow>, CurStats) {
+        self.stats.unmatched = self.unmatched.into_iter().collect();
+        (self.rows, self.stats)
+    }
+}
+
+/// Reads a CUR CSV, streaming row by row. Evidence lines are file lines.
+pub fn read_csv(reader: impl Read, source: usize) -> Result<(Vec<CurRow>, CurStats), String> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers = rdr.headers().map_err(|e| format!("CUR header: {e}"))?.clone();
+    let idx: Vec<Option<usize>> = COLUMNS.iter().map(|n| headers.iter().position(|h| h == *n)).collect();
+    if let Some(missing) = COLUMNS[..4].iter().zip(&idx).find(|(_, i)| i.is_none()) {
+        return Err(format!("CUR file without {}", missing.0));
+    }
+    let mut reader = RowReader::new(source);
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| format!("CUR line {line}: {e}"))?;
+        reader.row(line, &|c| idx[c].map(|j| rec.get(j).unwrap_or("").to_string()))?;
+    }
+    Ok(reader.finish())
+}
+
+/// Whether the first bytes are a Parquet file's magic.
+pub fn is_parquet(head: &[u8]) -> bool {
+    head.starts_with(b"PAR1")
+}
+
+/// Reads a CUR 2.0 / Data Exports Parquet file: only the columns bfx needs
+/// are read (Parquet needs a seekable file, so stdin is refused). Evidence
+/// "lines" are 1-based row numbers.
+pub fn read_parquet(path: &std::path::Path, source: usize) -> Result<(Vec<CurRow>, CurStats), String> {
+    use polars::prelude::*;
+    use polars_io::SerReader;
+    use polars_io::parquet::read::ParquetReader;
+    let open = || std::fs::File::open(path).map_err(|e| e.to_string());
+    let schema = ParquetReader::new(open()?).schema().map_err(|e| format!("Parquet schema: {e}"))?;
+    let present: Vec<String> = COLUMNS.iter().filter(|c| schema.contains(c)).map(|c| c.to_string()).collect();
+    if let Some(missing) = COLUMNS[..4].iter().find(|c| !present.iter().any(|p| p == *c)) {
+        return Err(format!("CUR file without {missing}"));
+    }
+    let df = ParquetReader::new(open()?)
+        .with_columns(Some(present.clone()))
+        .finish()
+        .map_err(|e| format!("Parquet: {e}"))?;
+    // Every needed column as text: the same parsing as CSV, exact decimals.
+    let mut text: Vec<Option<StringChunked>> = Vec::new();
+    for c in COLUMNS {
+        text.push(match df.column(c) {
+            Ok(col) => Some(
+                col.cast(&DataType::String)
+                    .and_then(|s| s.str().cloned())
+                    .map_err(|e| format!("Parquet column {c}: {e}"))?,
+            ),
+            Err(_) => None,
         });
     }
-    stats.unmatched = unmatched.into_iter().collect();
-    Ok((rows, stats))
+    let mut reader = RowReader::new(source);
+    for i in 0..df.height() {
+        reader.row(i as u64 + 1, &|c| text[c].as_ref().map(|s| s.get(i).unwrap_or("").to_string()))?;
+    }
+    Ok(reader.finish())
 }
 
 /// Tokens per unit of `line_item_usage_amount`, from `pricing_unit`.
