@@ -338,6 +338,9 @@ pub fn turn_text(v: &TurnView) -> String {
         let _ = writeln!(o, "      from {}", short(&h.from, 68));
         let _ = writeln!(o, "      to   {}", short(&h.to, 68));
     }
+    // Agent records name the turn, not the Bedrock request ids that usage
+    // records are keyed by; bfx joins on ids only, never on time.
+    o.push_str("  tokens: agent records carry no Bedrock request ids to join usage on\n");
     o
 }
 
