@@ -199,11 +199,22 @@ fn print_prices(args: &PricesArgs) -> anyhow::Result<String> {
         PricesFormat::Table => {
             let mut t = comfy_table::Table::new();
             t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-            t.set_header(vec!["model id", "input", "output", "cache read", "write 5m", "write 1h", "min cache tokens"]);
+            t.set_header(vec![
+                "model id",
+                "input",
+                "output",
+                "cache read",
+                "write 5m",
+                "write 1h",
+                "min cache tokens",
+                "TTLs",
+                "profile premium",
+            ]);
             let mut sources = std::collections::BTreeMap::new();
             for r in &rows {
                 let c = cells(r);
-                t.add_row(vec![&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[8]]);
+                let premium = table.profile_premium_pct(r).map(|p| format!("{p:+}%")).unwrap_or_default();
+                t.add_row(vec![&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[8], r.ttls(), &premium]);
                 sources.entry((r.source.clone(), r.as_of.clone())).or_insert(0usize);
                 *sources.get_mut(&(r.source.clone(), r.as_of.clone())).unwrap() += 1;
             }

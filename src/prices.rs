@@ -65,6 +65,15 @@ impl PriceRow {
         self.cache_read.is_some()
     }
 
+    /// The cache TTLs the model offers (`5m`, `5m, 1h`), empty without caching.
+    pub fn ttls(&self) -> &'static str {
+        match (self.caches(), self.cache_write_1h.is_some()) {
+            (false, _) => "",
+            (true, false) => "5m",
+            (true, true) => "5m, 1h",
+        }
+    }
+
     /// The cache-write price for a TTL. A 1-hour write on a row with no
     /// 1-hour price is billed at 2× input, Anthropic's published multiplier.
     pub fn cache_write(&self, ttl: CacheTtl) -> Option<Pico> {
@@ -316,6 +325,15 @@ impl PriceTable {
             rows.insert(id, row);
         }
         Ok(PriceTable { version: format!("LiteLLM file {path}"), rows })
+    }
+
+    /// The input-price premium of a profile row over its base model's row,
+    /// in percent (`us.` Sonnet 4.5: 10); `None` for base rows.
+    pub fn profile_premium_pct(&self, row: &PriceRow) -> Option<f64> {
+        let m = ModelRef::parse(&row.id);
+        m.profile.as_ref()?;
+        let base = self.match_id(&m.base)?;
+        (base.input > 0).then(|| ((row.input - base.input) as f64 / base.input as f64 * 1000.0).round() / 10.0)
     }
 
     /// Every row, by id.

@@ -274,7 +274,7 @@ fn prices_command_prints_the_table_and_round_trips_through_csv() {
     assert_eq!(code, 0);
     let row = table.lines().find(|l| l.contains("│ us.anthropic.claude-haiku-4-5-20251001-v1:0 ")).unwrap();
     let cells: Vec<&str> = row.split(['│', '┆']).map(str::trim).filter(|c| !c.is_empty()).collect();
-    assert_eq!(cells[1..], ["1.1", "5.5", "0.11", "1.375", "2.2", "4096"]);
+    assert_eq!(cells[1..], ["1.1", "5.5", "0.11", "1.375", "2.2", "4096", "5m, 1h", "+10%"]);
     let (_, csv) = bfx(&["prices", "--format", "csv"]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("prices.csv");
