@@ -38,6 +38,8 @@ pub struct AnalyzeOptions {
     pub agent: AgentOptions,
     /// Price table (`--prices`); the embedded one when `None`.
     pub prices: Option<PriceTable>,
+    /// Told of raw bytes read, for a progress bar.
+    pub progress: Option<source::ByteProgress>,
 }
 
 /// How agent logs are read and grouped.
@@ -238,7 +240,7 @@ fn error_report(name: &str, e: String) -> SourceReport {
 }
 
 fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
-    let (mut reader, compression) = match source::open(input) {
+    let (mut reader, compression) = match source::open_with_progress(input, opts.progress.as_ref()) {
         Ok(r) => r,
         Err(e) => {
             return Parsed::Text(

@@ -130,6 +130,33 @@ struct AnalyzeArgs {
     /// File format of --out tables.
     #[arg(long, value_enum, default_value = "parquet")]
     out_format: OutFormat,
+    /// No progress bar (it is shown only when stderr is a terminal).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// A bytes-read bar on stderr, only when stderr is a terminal and not --quiet.
+fn progress_bar(inputs: &[String], quiet: bool) -> Option<(indicatif::ProgressBar, bfx::source::ByteProgress)> {
+    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    let (expanded, _) = bfx::source::expand_inputs(inputs);
+    let total: u64 = expanded
+        .iter()
+        .filter_map(|i| match &i.origin {
+            bfx::source::Origin::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            bfx::source::Origin::Stdin => None,
+        })
+        .sum();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let b = bar.clone();
+    Some((bar, bfx::source::ByteProgress(std::sync::Arc::new(move |n| b.inc(n)))))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -310,13 +337,18 @@ fn run() -> anyhow::Result<ExitCode> {
                 let rpm: u64 = rpm.parse().with_context(|| format!("--quota {q}: RPM must be a whole number"))?;
                 agent.quotas.insert(model.to_string(), rpm);
             }
+            let bar = progress_bar(&args.inputs, args.quiet);
             let opts = AnalyzeOptions {
                 parse: ParseOptions { custom, batch_bytes: 0 },
                 detect: DetectorSettings { idle_threshold_s: args.idle_threshold, max_listed_calls: args.max_listed },
                 agent,
                 prices: load_prices(&args.prices)?,
+                progress: bar.as_ref().map(|b| b.1.clone()),
             };
             let mut analysis = analyze_args(&args.inputs, &opts);
+            if let Some((bar, _)) = bar {
+                bar.finish_and_clear();
+            }
             if args.timelines {
                 analysis = analysis.with_timelines();
             }

@@ -105,14 +105,49 @@ fn file_input(path: PathBuf) -> Input {
     Input { name: path.display().to_string(), origin: Origin::File(path) }
 }
 
+/// Reports raw (still compressed) bytes read, for a progress bar.
+#[derive(Clone)]
+pub struct ByteProgress(pub std::sync::Arc<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for ByteProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ByteProgress")
+    }
+}
+
+/// Counts the bytes that pass through it.
+struct Counting<R> {
+    inner: R,
+    progress: ByteProgress,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress.0)(n as u64);
+        Ok(n)
+    }
+}
+
 /// Opens an input as a buffered stream of decompressed bytes.
 pub fn open(input: &Input) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
-    let raw: Box<dyn Read + Send> = match &input.origin {
+    open_with_progress(input, None)
+}
+
+/// [`open`], reporting raw bytes read to `progress`.
+pub fn open_with_progress(
+    input: &Input,
+    progress: Option<&ByteProgress>,
+) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
+    let mut raw: Box<dyn Read + Send> = match &input.origin {
         Origin::File(p) => Box::new(
             File::open(p).map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?,
         ),
         Origin::Stdin => Box::new(io::stdin()),
     };
+    if let Some(p) = progress {
+        raw = Box::new(Counting { inner: raw, progress: p.clone() });
+    }
     let mut reader = BufReader::with_capacity(256 * 1024, raw);
     let head =
         reader.fill_buf().map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?;

@@ -355,3 +355,27 @@ print(json.dumps(out))
     let paid: f64 = q[5].as_array().unwrap().iter().map(|r| r[1].as_f64().unwrap()).sum();
     assert_eq!((paid * 100.0).round() / 100.0, 0.82);
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    // Piped: no bar, nothing on stderr.
+    let (code, _, err) = bfx(&["analyze", &fixture("sample/incident")]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    // On a pseudo-terminal (util-linux `script`): the bar draws on stderr,
+    // and --quiet turns it off.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped the terminal half: no `script`");
+        return;
+    }
+    let run = |extra: &str| {
+        let cmd = format!(
+            "{} analyze {} --format json {extra} > /dev/null",
+            env!("CARGO_BIN_EXE_bfx"),
+            fixture("sample/incident")
+        );
+        let out = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run("").contains("reading"), "no progress bar on a terminal");
+    assert!(!run("--quiet").contains("reading"));
+}
