@@ -165,7 +165,12 @@ impl Analysis {
 /// Expands INPUT arguments and analyzes them.
 pub fn analyze_args(args: &[String], opts: &AnalyzeOptions) -> Analysis {
     let (inputs, errors) = source::expand_inputs(args);
-    let mut a = analyze(&inputs, opts);
+    analyze_expanded(&inputs, errors, opts)
+}
+
+/// Analyzes inputs already expanded, reporting the expansion's errors first.
+pub fn analyze_expanded(inputs: &[Input], errors: Vec<crate::error::SourceError>, opts: &AnalyzeOptions) -> Analysis {
+    let mut a = analyze(inputs, opts);
     let mut errs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     errs.append(&mut a.errors);
     a.errors = errs;

@@ -18,6 +18,7 @@ pub mod hash;
 pub mod payload;
 pub mod prices;
 pub mod render;
+pub mod s3;
 pub mod source;
 pub mod tables;
 pub mod timeline;

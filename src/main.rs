@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Rebuild per-call timelines; report stale-socket hangs, hidden retries and throttle amplification.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// The waterfall of one SDK call (--call) or one agent turn (--turn): attempts on a time axis,
     /// connections, idle gaps, waits, outcomes, retry sleeps, fallback hops, tokens and dollars.
     Timeline(TimelineArgs),
@@ -133,19 +133,50 @@ struct AnalyzeArgs {
     /// No progress bar (it is shown only when stderr is a terminal).
     #[arg(long, short)]
     quiet: bool,
+    /// AWS profile for s3:// inputs (default: the standard credential chain).
+    #[arg(long)]
+    profile: Option<String>,
+    /// S3 endpoint for s3:// inputs (VPC endpoints, S3-compatible stores); AWS_ENDPOINT_URL_S3 and
+    /// AWS_ENDPOINT_URL work too.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Path-style S3 addressing (automatic for IP and localhost endpoints).
+    #[arg(long)]
+    s3_path_style: bool,
+    /// Skip S3 keys whose yyyy/mm/dd[/HH] partition ends before this UTC time (2026-11-02 or
+    /// 2026-11-02T14:00:00Z), before any GET.
+    #[arg(long)]
+    since: Option<String>,
+    /// Skip S3 keys whose partition starts after this UTC time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only S3 keys matching this glob (e.g. '*/BedrockModelInvocationLogs/*').
+    #[arg(long)]
+    key_glob: Option<String>,
+}
+
+fn utc_arg(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
+    let Some(v) = v else { return Ok(None) };
+    let full = if v.len() == 10 { format!("{v}T00:00:00Z") } else { v.clone() };
+    bfx::usage::parse::parse_iso_ms(&full)
+        .map(Some)
+        .with_context(|| format!("{flag} {v}: expected a UTC date (2026-11-02) or time (2026-11-02T14:00:00Z)"))
 }
 
 /// A bytes-read bar on stderr, only when stderr is a terminal and not --quiet.
-fn progress_bar(inputs: &[String], quiet: bool) -> Option<(indicatif::ProgressBar, bfx::source::ByteProgress)> {
+fn progress_bar(
+    expanded: &[bfx::source::Input],
+    quiet: bool,
+) -> Option<(indicatif::ProgressBar, bfx::source::ByteProgress)> {
     if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return None;
     }
-    let (expanded, _) = bfx::source::expand_inputs(inputs);
     let total: u64 = expanded
         .iter()
         .filter_map(|i| match &i.origin {
             bfx::source::Origin::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             bfx::source::Origin::Stdin => None,
+            bfx::source::Origin::S3 { size, .. } => Some(*size),
         })
         .sum();
     let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
@@ -337,7 +368,16 @@ fn run() -> anyhow::Result<ExitCode> {
                 let rpm: u64 = rpm.parse().with_context(|| format!("--quota {q}: RPM must be a whole number"))?;
                 agent.quotas.insert(model.to_string(), rpm);
             }
-            let bar = progress_bar(&args.inputs, args.quiet);
+            bfx::s3::configure(bfx::s3::S3Options {
+                profile: args.profile.clone(),
+                endpoint_url: args.endpoint_url.clone(),
+                path_style: args.s3_path_style,
+                since_ms: utc_arg("--since", &args.since)?,
+                until_ms: utc_arg("--until", &args.until)?,
+                key_glob: args.key_glob.clone(),
+            });
+            let (inputs, expand_errors) = bfx::source::expand_inputs(&args.inputs);
+            let bar = progress_bar(&inputs, args.quiet);
             let opts = AnalyzeOptions {
                 parse: ParseOptions { custom, batch_bytes: 0 },
                 detect: DetectorSettings { idle_threshold_s: args.idle_threshold, max_listed_calls: args.max_listed },
@@ -345,7 +385,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 prices: load_prices(&args.prices)?,
                 progress: bar.as_ref().map(|b| b.1.clone()),
             };
-            let mut analysis = analyze_args(&args.inputs, &opts);
+            let mut analysis = bfx::analyze::analyze_expanded(&inputs, expand_errors, &opts);
             if let Some((bar, _)) = bar {
                 bar.finish_and_clear();
             }

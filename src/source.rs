@@ -24,6 +24,15 @@ pub enum Origin {
     File(PathBuf),
     /// Standard input (`-`).
     Stdin,
+    /// An S3 object (`s3://bucket/key`), with its listed size.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Size in bytes, from the listing.
+        size: u64,
+    },
 }
 
 /// One input to analyze, after expansion of folders and globs.
@@ -57,6 +66,14 @@ pub fn expand_inputs(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
             if !stdin_seen {
                 stdin_seen = true;
                 inputs.push(Input { name: "-".into(), origin: Origin::Stdin });
+            }
+            continue;
+        }
+        if arg.starts_with("s3://") {
+            match crate::s3::list(arg) {
+                Ok(objects) if objects.is_empty() => errors.push(SourceError::NotFound { input: arg.clone() }),
+                Ok(objects) => inputs.extend(objects),
+                Err(e) => errors.push(e),
             }
             continue;
         }
@@ -144,6 +161,7 @@ pub fn open_with_progress(
             File::open(p).map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?,
         ),
         Origin::Stdin => Box::new(io::stdin()),
+        Origin::S3 { bucket, key, .. } => crate::s3::open(bucket, key)?,
     };
     if let Some(p) = progress {
         raw = Box::new(Counting { inner: raw, progress: p.clone() });

@@ -1,0 +1,279 @@
+//! `s3://bucket/prefix` inputs, read in place with aws-sdk-s3: listed with
+//! ListObjectsV2 (paginated), then each object streamed from GetObject into
+//! the same decompression and parsing as a local file. Read-only: bfx only
+//! lists and gets.
+//!
+//! The async SDK runs on a small tokio runtime of its own; the rayon workers
+//! that parse block on it only to start a GET, then pull the body through a
+//! bounded channel, so an object is never held whole in memory. The SDK's
+//! standard retry mode retries throttling, 5xx and dropped connections
+//! before a body starts; once bytes have been parsed, a failure ends that
+//! object (reported, and the run is partial) rather than re-reading it, so
+//! nothing is ever parsed twice.
+
+use std::io::{self, Read};
+use std::sync::{LazyLock, OnceLock};
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::SourceError;
+use crate::source::{Input, Origin};
+
+/// How to reach S3.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// AWS profile (`--profile`); else the standard chain.
+    pub profile: Option<String>,
+    /// Endpoint override (`--endpoint-url`); `AWS_ENDPOINT_URL_S3` /
+    /// `AWS_ENDPOINT_URL` are honoured by the SDK as well.
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (automatic for IP and localhost endpoints).
+    pub path_style: bool,
+    /// Keys whose date partition (`yyyy/mm/dd[/HH]`) ends before this (UTC
+    /// ms) are skipped before any GET.
+    pub since_ms: Option<i64>,
+    /// Keys whose date partition starts after this are skipped.
+    pub until_ms: Option<i64>,
+    /// Only keys matching this glob (matched against the key).
+    pub key_glob: Option<String>,
+}
+
+static OPTIONS: OnceLock<S3Options> = OnceLock::new();
+
+/// Sets the options used by every S3 input of this process (once).
+pub fn configure(opts: S3Options) {
+    let _ = OPTIONS.set(opts);
+}
+
+fn options() -> &'static S3Options {
+    OPTIONS.get_or_init(S3Options::default)
+}
+
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("bfx-s3")
+        .build()
+        .expect("a tokio runtime for S3")
+});
+
+static CLIENT: OnceLock<aws_sdk_s3::Client> = OnceLock::new();
+
+fn endpoint() -> Option<String> {
+    options()
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .filter(|e| !e.is_empty())
+}
+
+fn client() -> &'static aws_sdk_s3::Client {
+    CLIENT.get_or_init(|| {
+        let o = options();
+        RUNTIME.block_on(async {
+            let mut loader = aws_config::from_env();
+            if let Some(p) = &o.profile {
+                loader = loader.profile_name(p);
+            }
+            if let Some(e) = &o.endpoint_url {
+                loader = loader.endpoint_url(e);
+            }
+            let sdk = loader.load().await;
+            let host_is_local = endpoint().is_some_and(|e| {
+                let host = e.split("://").nth(1).unwrap_or(&e).split(['/', ':']).next().unwrap_or("");
+                host == "localhost" || host.parse::<std::net::IpAddr>().is_ok()
+            });
+            let conf = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(o.path_style || host_is_local).build();
+            aws_sdk_s3::Client::from_conf(conf)
+        })
+    })
+}
+
+/// Splits `s3://bucket/prefix`.
+pub fn parse_url(arg: &str) -> Option<(String, String)> {
+    let rest = arg.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.to_string()))
+}
+
+/// A clear message for an S3 error: what happened, to which key, and what
+/// permission or setting fixes it.
+fn explain<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E>, what: &str, action: &str) -> String {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e.code().unwrap_or("");
+    match (code, status) {
+        ("AccessDenied", _) | (_, Some(403)) if code != "ExpiredToken" && code != "InvalidAccessKeyId" => {
+            format!("{what}: access denied; the credentials need {action} on it")
+        }
+        ("NoSuchBucket", _) => format!("{what}: no such bucket"),
+        ("NoSuchKey", _) => format!("{what}: no such key"),
+        ("ExpiredToken" | "TokenRefreshRequired", _) => {
+            format!("{what}: the credentials have expired; refresh them (aws sso login, or new keys)")
+        }
+        ("InvalidAccessKeyId" | "SignatureDoesNotMatch", _) => {
+            format!("{what}: the credentials were rejected ({code}); check the access key and secret")
+        }
+        ("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException", _) => {
+            format!("{what}: the bucket is in another region; set AWS_REGION (or --profile) to the bucket's region")
+        }
+        (_, Some(404)) => format!("{what}: not found (HTTP 404)"),
+        _ => format!("{what}: {}", aws_sdk_s3::error::DisplayErrorContext(e).to_string().replace('\n', " ")),
+    }
+}
+
+/// The time span a key's date partition covers, `[start, end)` in UTC ms:
+/// `.../yyyy/mm/dd/HH/...` (an hour) or `.../yyyy/mm/dd/...` (a day).
+pub fn key_span(key: &str) -> Option<(i64, i64)> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let num = |s: &str, n: usize| {
+        (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten()
+    };
+    for i in 0..parts.len().saturating_sub(3) {
+        let (Some(y), Some(m), Some(d)) = (num(parts[i], 4), num(parts[i + 1], 2), num(parts[i + 2], 2)) else {
+            continue;
+        };
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            continue;
+        }
+        let day = crate::format::prefix::days_from_civil(y, m, d) * 86_400_000;
+        // The hour folder only counts if something follows it (a key, not the file name).
+        return Some(match parts.get(i + 3).and_then(|h| num(h, 2)).filter(|h| *h < 24 && i + 4 < parts.len()) {
+            Some(h) => (day + h * 3_600_000, day + (h + 1) * 3_600_000),
+            None => (day, day + 86_400_000),
+        });
+    }
+    None
+}
+
+/// Objects delivered up to this long after their records (S3 folders are
+/// named by delivery time) still count for a window.
+const DELIVERY_MARGIN_MS: i64 = 3_600_000;
+
+fn keep_key(key: &str, size: i64, o: &S3Options) -> bool {
+    if size == 0 || key.ends_with('/') || key.rsplit('/').next() == Some("aws-logs-write-test") {
+        return false;
+    }
+    if let Some(g) = &o.key_glob
+        && let Ok(p) = glob::Pattern::new(g)
+        && !p.matches(key)
+    {
+        return false;
+    }
+    if let Some((start, end)) = key_span(key) {
+        if o.since_ms.is_some_and(|s| end + DELIVERY_MARGIN_MS <= s) {
+            return false;
+        }
+        if o.until_ms.is_some_and(|u| start > u + DELIVERY_MARGIN_MS) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Lists `s3://bucket/prefix` into inputs, in key order, with sizes.
+pub fn list(arg: &str) -> Result<Vec<Input>, SourceError> {
+    let (bucket, prefix) = parse_url(arg)
+        .ok_or_else(|| SourceError::Open { input: arg.into(), message: "expected s3://bucket/prefix".into() })?;
+    let c = client();
+    let o = options();
+    RUNTIME.block_on(async {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let resp = c
+                .list_objects_v2()
+                .bucket(&bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| SourceError::Open {
+                    input: arg.into(),
+                    message: explain(&e, &format!("listing s3://{bucket}/{prefix}"), "s3:ListBucket"),
+                })?;
+            for obj in resp.contents() {
+                let (Some(key), size) = (obj.key(), obj.size().unwrap_or(0)) else { continue };
+                if keep_key(key, size, o) {
+                    out.push(Input {
+                        name: format!("s3://{bucket}/{key}"),
+                        origin: Origin::S3 { bucket: bucket.clone(), key: key.to_string(), size: size.max(0) as u64 },
+                    });
+                }
+            }
+            token = resp.next_continuation_token().map(str::to_string);
+            if token.is_none() || resp.is_truncated() == Some(false) {
+                break;
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Streams an object's bytes.
+struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>,
+    cur: bytes::Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Opens an object for reading, streaming.
+pub fn open(bucket: &str, key: &str) -> Result<Box<dyn Read + Send>, SourceError> {
+    let name = format!("s3://{bucket}/{key}");
+    let c = client();
+    let resp = RUNTIME
+        .block_on(c.get_object().bucket(bucket).key(key).send())
+        .map_err(|e| SourceError::Open { input: name.clone(), message: explain(&e, &name, "s3:GetObject") })?;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let mut body = resp.body;
+    RUNTIME.spawn(async move {
+        while let Some(chunk) = body.next().await {
+            let failed = chunk.is_err();
+            if tx.send(chunk.map_err(|e| format!("{name}: download failed mid-stream: {e}"))).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok(Box::new(BodyReader { rx, cur: bytes::Bytes::new() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_partitions() {
+        assert_eq!(parse_url("s3://b/p/q"), Some(("b".into(), "p/q".into())));
+        assert_eq!(parse_url("s3://b"), Some(("b".into(), String::new())));
+        assert_eq!(parse_url("s3:///x"), None);
+        let h = key_span("AWSLogs/1/BedrockModelInvocationLogs/us-east-1/2024/11/20/16/20241120T164851056Z_9b.json.gz");
+        let day = crate::format::prefix::days_from_civil(2024, 11, 20) * 86_400_000;
+        assert_eq!(h, Some((day + 16 * 3_600_000, day + 17 * 3_600_000)));
+        assert_eq!(key_span("firehose/2024/11/20/obj"), Some((day, day + 86_400_000)));
+        assert_eq!(key_span("exportedlogs/task/stream/000000.gz"), None);
+    }
+
+    #[test]
+    fn markers_and_empty_objects_are_skipped() {
+        let o = S3Options::default();
+        assert!(!keep_key("exportedlogs/aws-logs-write-test", 27, &o));
+        assert!(!keep_key("folder/", 0, &o));
+        assert!(keep_key("a/b.gz", 10, &o));
+    }
+}

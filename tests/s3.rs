@@ -1,0 +1,269 @@
+//! `s3://` inputs against a real S3-compatible server over HTTP on loopback:
+//! s3s-fs, started inside the test process, behind a wrapper that counts
+//! GETs and misbehaves on purpose for some keys (403, a body cut mid-way).
+//! bfx runs as a subprocess and finds the server through AWS_ENDPOINT_URL,
+//! as a user would point it at a VPC endpoint or an S3-compatible store.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_s3::config::{Credentials, Region};
+use bytes::Bytes;
+use common::*;
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+const KEY: &str = "AKIDBFXTEST";
+const SECRET: &str = "bfx-test-secret";
+const BUCKET: &str = "logs";
+
+/// s3s-fs with a GET counter, a denied prefix and a prefix whose bodies
+/// break half-way.
+struct Chaos {
+    fs: s3s_fs::FileSystem,
+    gets: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl S3 for Chaos {
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.fs.create_bucket(req).await
+    }
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.fs.put_object(req).await
+    }
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.fs.list_objects_v2(req).await
+    }
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.fs.head_object(req).await
+    }
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        if req.input.key.starts_with("denied/") {
+            return Err(s3s::s3_error!(AccessDenied, "Access Denied"));
+        }
+        let broken = req.input.key.starts_with("broken/");
+        let mut resp = self.fs.get_object(req).await?;
+        if broken && let Some(body) = resp.output.body.take() {
+            // Send the first half, then fail: the client sees the
+            // connection end before Content-Length bytes.
+            let all = collect(body).await;
+            let half = Bytes::copy_from_slice(&all[..all.len() / 2]);
+            // The pause lets the headers and first half reach the client
+            // before the connection fails.
+            let parts = futures::stream::unfold(0u8, move |step| {
+                let half = half.clone();
+                async move {
+                    match step {
+                        0 => Some((Ok(half), 1)),
+                        1 => {
+                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                            Some((Err(std::io::Error::other("injected mid-stream failure")), 2))
+                        }
+                        _ => None,
+                    }
+                }
+            });
+            resp.output.body = Some(StreamingBlob::wrap(parts));
+        }
+        Ok(resp)
+    }
+}
+
+async fn collect(body: StreamingBlob) -> Vec<u8> {
+    use futures::StreamExt;
+    let mut s = body;
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+struct Server {
+    endpoint: String,
+    gets: Arc<AtomicUsize>,
+    rt: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+    _root: tempfile::TempDir,
+}
+
+fn start() -> Server {
+    let root = tempfile::tempdir().unwrap();
+    let gets = Arc::new(AtomicUsize::new(0));
+    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+    let mut b = s3s::service::S3ServiceBuilder::new(Chaos { fs, gets: gets.clone() });
+    b.set_auth(s3s::auth::SimpleAuth::from_single(KEY, SECRET));
+    let service = b.build();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { continue };
+            let svc = service.clone();
+            tokio::spawn(async move {
+                let conn = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                let _ = conn.serve_connection(hyper_util::rt::TokioIo::new(sock), svc).await;
+            });
+        }
+    });
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(&endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(KEY, SECRET, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(conf);
+    rt.block_on(client.create_bucket().bucket(BUCKET).send()).unwrap();
+    Server { endpoint, gets, rt, client, _root: root }
+}
+
+impl Server {
+    fn put(&self, key: &str, body: Vec<u8>) {
+        self.rt.block_on(self.client.put_object().bucket(BUCKET).key(key).body(body.into()).send()).unwrap();
+    }
+
+    /// Uploads every file under `dir` as `<prefix><path relative to dir>`.
+    fn upload_dir(&self, dir: &Path, prefix: &str) {
+        for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                self.put(&format!("{prefix}{rel}"), std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+
+    /// Runs bfx with this server as the S3 endpoint (from the environment).
+    fn bfx(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_bfx"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .output()
+            .unwrap();
+        (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    }
+}
+
+fn local_bfx(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bfx")).args(args).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_prefix_gives_the_same_report_as_a_local_copy() {
+    let s = start();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/usage");
+    for sub in ["app", "cloudwatch", "cur", "s3"] {
+        s.upload_dir(&root.join(sub), &format!("usage/{sub}/"));
+    }
+    let (code, remote, err) = s.bfx(&["analyze", "--format", "json", &format!("s3://{BUCKET}/usage/")]);
+    assert_eq!(code, 0, "{err}");
+    let local_dirs: Vec<String> =
+        ["app", "cloudwatch", "cur", "s3"].iter().map(|d| fixture(&format!("usage/{d}"))).collect();
+    let mut args = vec!["analyze", "--format", "json"];
+    args.extend(local_dirs.iter().map(String::as_str));
+    let local = local_bfx(&args);
+    let local = local.replace(&format!("{}/", root.display()), "ROOT/");
+    let remote = remote.replace(&format!("s3://{BUCKET}/usage/"), "ROOT/");
+    assert!(remote.contains("\"cache_ttl_expiry\""));
+    assert_eq!(remote, local);
+}
+
+#[test]
+fn listing_pages_past_1000_keys_and_skips_markers() {
+    let s = start();
+    let log = std::fs::read(fixture("botocore/throttle_v144_standard.log")).unwrap();
+    let small = &log[..log.len().min(3000)];
+    for i in 0..1100 {
+        s.put(&format!("firehose/2026/11/02/14/obj-{i:04}"), small.to_vec());
+    }
+    s.put("firehose/aws-logs-write-test", b"Permission Check Successful".to_vec());
+    s.put("firehose/empty", Vec::new());
+    let (code, out, err) = s.bfx(&["analyze", "--format", "json", &format!("s3://{BUCKET}/firehose/")]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["sources"].as_array().unwrap().len(), 1100);
+    assert_eq!(v["sources"][1099]["name"], format!("s3://{BUCKET}/firehose/2026/11/02/14/obj-1099"));
+    assert_eq!(s.gets.load(Ordering::SeqCst), 1100);
+}
+
+#[test]
+fn since_and_until_prune_keys_before_any_get() {
+    let s = start();
+    let day = |d: &str, h: &str| {
+        format!("AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/11/{d}/{h}/obj.json.gz")
+    };
+    let obj = std::fs::read(
+        walkdir::WalkDir::new(fixture("usage/s3"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .find(|e| e.file_type().is_file() && !e.path().to_string_lossy().contains("/data/"))
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    for (d, h) in [("02", "14"), ("02", "20"), ("03", "09"), ("03", "12"), ("04", "01")] {
+        s.put(&day(d, h), obj.clone());
+    }
+    let url = format!("s3://{BUCKET}/AWSLogs/");
+    let (code, out, err) =
+        s.bfx(&["analyze", "--format", "json", "--since", "2026-11-03", "--until", "2026-11-03T10:00:00Z", &url]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = v["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    // 03/09 is inside; 02/20 ends 3 h before the window and 03/12 starts 2 h
+    // after it, beyond the 1 h delivery margin.
+    assert_eq!(names, vec![format!("s3://{BUCKET}/{}", day("03", "09"))]);
+    assert_eq!(s.gets.load(Ordering::SeqCst), 1, "only the kept key may be fetched");
+}
+
+#[test]
+fn missing_bucket_denied_key_and_broken_body_are_reported_and_the_rest_goes_on() {
+    let s = start();
+    let log = std::fs::read(fixture("botocore/stale_v144_standard.log")).unwrap();
+    s.put("mixed/a-good.log", log.clone());
+    s.put("mixed/b-late.log", log.clone());
+    s.put("denied/secret.log", log.clone());
+    s.put("broken/cut.log", log.clone());
+    let (code, out, err) = s.bfx(&[
+        "analyze",
+        "--format",
+        "json",
+        &format!("s3://{BUCKET}/broken/"),
+        &format!("s3://{BUCKET}/denied/"),
+        &format!("s3://{BUCKET}/mixed/"),
+        "s3://no-such-bucket/x/",
+    ]);
+    assert_eq!(code, 2, "a partial analysis exits 2: {err}");
+    assert!(err.contains("listing s3://no-such-bucket/x/: no such bucket"), "{err}");
+    assert!(
+        err.contains(&format!("s3://{BUCKET}/denied/secret.log: access denied; the credentials need s3:GetObject")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("s3://{BUCKET}/broken/cut.log")) && err.contains("mid-stream"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The two good objects are analyzed in full: 11 calls each, 3 hangs each.
+    let good: Vec<&serde_json::Value> =
+        v["sources"].as_array().unwrap().iter().filter(|x| x["name"].as_str().unwrap().contains("/mixed/")).collect();
+    assert_eq!(good.len(), 2);
+    assert!(good.iter().all(|g| g["error"].is_null() && g["calls"] == 11));
+    // The broken object's lines before the cut were read, and it is marked.
+    let broken =
+        v["sources"].as_array().unwrap().iter().find(|x| x["name"].as_str().unwrap().contains("/broken/")).unwrap();
+    assert!(broken["error"].is_string());
+    assert!(broken["lines"]["lines_read"].as_u64().unwrap() > 0);
+}
