@@ -40,6 +40,16 @@ pub struct AnalyzeOptions {
     pub prices: Option<PriceTable>,
     /// Told of raw bytes read, for a progress bar.
     pub progress: Option<source::ByteProgress>,
+    /// `--since` / `--until` (UTC ms): container events and usage records
+    /// outside are dropped after parsing (and counted as noise). Plain
+    /// botocore logs are not filtered: their asctime has no zone.
+    pub window: (Option<i64>, Option<i64>),
+}
+
+impl AnalyzeOptions {
+    fn outside(&self, ts_ms: i64) -> bool {
+        self.window.0.is_some_and(|s| ts_ms < s) || self.window.1.is_some_and(|u| ts_ms > u)
+    }
 }
 
 /// How agent logs are read and grouped.
@@ -395,7 +405,21 @@ fn dedup_key(e: &container::CwEvent<'_>) -> u64 {
 /// then container events are de-duplicated in input order and each log
 /// stream is rebuilt in time order.
 pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
-    let parsed: Vec<Parsed> = inputs.par_iter().enumerate().map(|(i, input)| parse_one(i, input, opts)).collect();
+    let parse_all =
+        || -> Vec<Parsed> { inputs.par_iter().enumerate().map(|(i, input)| parse_one(i, input, opts)).collect() };
+    // An S3 object's worker waits on the network for its GET and body, so
+    // S3 inputs get a pool with `--s3-concurrency` workers: that many
+    // objects in flight, whatever the core count. Order does not change.
+    let s3 = inputs.iter().filter(|i| matches!(i.origin, source::Origin::S3 { .. })).count();
+    let wanted = crate::s3::concurrency().min(s3.max(1));
+    let parsed: Vec<Parsed> = if s3 > 1 && wanted > rayon::current_num_threads() {
+        match rayon::ThreadPoolBuilder::new().num_threads(wanted).thread_name(|i| format!("bfx-s3-{i}")).build() {
+            Ok(pool) => pool.install(parse_all),
+            Err(_) => parse_all(),
+        }
+    } else {
+        parse_all()
+    };
     let mut sources = Vec::with_capacity(parsed.len());
     let mut calls = Vec::new();
     let mut errors = Vec::new();
@@ -434,8 +458,16 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                     .collect();
                 let mut kinds: BTreeMap<PayloadKind, u64> = BTreeMap::new();
                 let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
+                let mut outside = 0u64;
                 for e in events {
                     report.lines.lines_read += 1;
+                    // A record's own time first; events without any time are kept.
+                    let ts = e.usage.as_ref().and_then(|u| u.ts_ms).or((e.ts_ms > 0).then_some(e.ts_ms));
+                    if ts.is_some_and(|t| opts.outside(t)) {
+                        report.lines.noise += 1;
+                        outside += 1;
+                        continue;
+                    }
                     if !seen.insert(e.dedup) {
                         report.lines.duplicates += 1;
                         continue;
@@ -473,6 +505,9 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                         let (kind, thread) = *ev;
                         streams[global[e.stream as usize]].push((e.ts_ms, i, e.line, kind, thread));
                     }
+                }
+                if outside > 0 {
+                    report.warnings.push(format!("{}: {outside} events outside --since/--until, skipped", report.name));
                 }
                 for (stream, n) in &unrec {
                     report

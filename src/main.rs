@@ -143,16 +143,20 @@ struct AnalyzeArgs {
     /// Path-style S3 addressing (automatic for IP and localhost endpoints).
     #[arg(long)]
     s3_path_style: bool,
-    /// Skip S3 keys whose yyyy/mm/dd[/HH] partition ends before this UTC time (2026-11-02 or
-    /// 2026-11-02T14:00:00Z), before any GET.
+    /// Only this UTC time and later (2026-11-02 or 2026-11-02T14:00:00Z): S3 keys whose
+    /// yyyy/mm/dd[/HH] partition ends before it are skipped before any GET, and container events
+    /// and usage records before it are dropped after parsing.
     #[arg(long)]
     since: Option<String>,
-    /// Skip S3 keys whose partition starts after this UTC time.
+    /// Only this UTC time and earlier (as --since).
     #[arg(long)]
     until: Option<String>,
     /// Only S3 keys matching this glob (e.g. '*/BedrockModelInvocationLogs/*').
     #[arg(long)]
     key_glob: Option<String>,
+    /// S3 objects downloaded and parsed at once.
+    #[arg(long, default_value_t = 16)]
+    s3_concurrency: usize,
 }
 
 fn utc_arg(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
@@ -368,13 +372,15 @@ fn run() -> anyhow::Result<ExitCode> {
                 let rpm: u64 = rpm.parse().with_context(|| format!("--quota {q}: RPM must be a whole number"))?;
                 agent.quotas.insert(model.to_string(), rpm);
             }
+            let window = (utc_arg("--since", &args.since)?, utc_arg("--until", &args.until)?);
             bfx::s3::configure(bfx::s3::S3Options {
                 profile: args.profile.clone(),
                 endpoint_url: args.endpoint_url.clone(),
                 path_style: args.s3_path_style,
-                since_ms: utc_arg("--since", &args.since)?,
-                until_ms: utc_arg("--until", &args.until)?,
+                since_ms: window.0,
+                until_ms: window.1,
                 key_glob: args.key_glob.clone(),
+                concurrency: args.s3_concurrency.max(1),
             });
             let (inputs, expand_errors) = bfx::source::expand_inputs(&args.inputs);
             let bar = progress_bar(&inputs, args.quiet);
@@ -384,6 +390,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 agent,
                 prices: load_prices(&args.prices)?,
                 progress: bar.as_ref().map(|b| b.1.clone()),
+                window,
             };
             let mut analysis = bfx::analyze::analyze_expanded(&inputs, expand_errors, &opts);
             if let Some((bar, _)) = bar {

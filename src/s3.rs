@@ -36,6 +36,16 @@ pub struct S3Options {
     pub until_ms: Option<i64>,
     /// Only keys matching this glob (matched against the key).
     pub key_glob: Option<String>,
+    /// Objects read at once (`--s3-concurrency`); 0 means the default, 16.
+    pub concurrency: usize,
+}
+
+/// Objects read at once.
+pub fn concurrency() -> usize {
+    match options().concurrency {
+        0 => 16,
+        n => n,
+    }
 }
 
 static OPTIONS: OnceLock<S3Options> = OnceLock::new();

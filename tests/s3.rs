@@ -267,3 +267,86 @@ fn missing_bucket_denied_key_and_broken_body_are_reported_and_the_rest_goes_on()
     assert!(broken["error"].is_string());
     assert!(broken["lines"]["lines_read"].as_u64().unwrap() > 0);
 }
+
+/// Throughput over loopback against the same files on local disk, for many
+/// small objects (as Firehose writes them) and a few large ones. A measured
+/// run, not a pass/fail test (speed is never asserted):
+///
+///     cargo test --release --test s3 -- --ignored --nocapture measure_loopback
+#[test]
+#[ignore]
+fn measure_loopback_throughput() {
+    let s = start();
+    let local = tempfile::tempdir().unwrap();
+    // Invocation-log records from the usage fixture, as JSON lines.
+    let mut records = Vec::new();
+    for e in walkdir::WalkDir::new(fixture("usage/s3")).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() && !e.path().to_string_lossy().contains("/data/") {
+            let gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(e.path()).unwrap());
+            records.extend(std::io::BufRead::lines(std::io::BufReader::new(gz)).map(Result::unwrap));
+        }
+    }
+    let gz = |lines: &[String]| {
+        use std::io::Write;
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for l in lines {
+            w.write_all(l.as_bytes()).unwrap();
+            w.write_all(b"\n").unwrap();
+        }
+        w.finish().unwrap()
+    };
+    let mut cases = Vec::new();
+    // 3,000 objects of 3 records (~3.5 KB of JSON each), and 4 objects of ~32 MiB.
+    let mut small_bytes = 0;
+    for i in 0..3000 {
+        let lines: Vec<String> = (0..3).map(|k| records[(i * 3 + k) % records.len()].clone()).collect();
+        small_bytes += lines.iter().map(|l| l.len() + 1).sum::<usize>();
+        let key = format!("small/2026/11/02/14/obj-{i:05}.json.gz");
+        let body = gz(&lines);
+        std::fs::create_dir_all(local.path().join(&key).parent().unwrap()).unwrap();
+        std::fs::write(local.path().join(&key), &body).unwrap();
+        s.put(&key, body);
+    }
+    cases.push(("3,000 small objects", "small/", 3000usize, small_bytes));
+    let mut big_bytes = 0;
+    for i in 0..4 {
+        let mut lines = Vec::new();
+        let mut n = 0;
+        while n < 32 << 20 {
+            let l = &records[lines.len() % records.len()];
+            n += l.len() + 1;
+            lines.push(l.clone());
+        }
+        big_bytes += n;
+        let key = format!("large/obj-{i}.json.gz");
+        let body = gz(&lines);
+        std::fs::create_dir_all(local.path().join(&key).parent().unwrap()).unwrap();
+        std::fs::write(local.path().join(&key), &body).unwrap();
+        s.put(&key, body);
+    }
+    cases.push(("4 large objects", "large/", 4, big_bytes));
+    for (what, prefix, objects, bytes) in cases {
+        let t = std::time::Instant::now();
+        let (code, remote, err) = s.bfx(&["analyze", "--format", "json", &format!("s3://{BUCKET}/{prefix}")]);
+        let s3_s = t.elapsed().as_secs_f64();
+        assert_eq!(code, 0, "{err}");
+        let t = std::time::Instant::now();
+        let local_out = local_bfx(&["analyze", "--format", "json", local.path().join(prefix).to_str().unwrap()]);
+        let local_s = t.elapsed().as_secs_f64();
+        let norm = |x: &str, from: &str| x.replace(from, "ROOT/");
+        assert_eq!(
+            norm(&remote, &format!("s3://{BUCKET}/{prefix}")),
+            norm(&local_out, &format!("{}/", local.path().join(prefix).display()))
+        );
+        let mb = bytes as f64 / 1e6;
+        println!(
+            "{what}: S3 loopback {s3_s:.2} s ({:.0} objects/s, {:.0} MB/s of JSON); local disk {local_s:.2} s ({:.0} objects/s, {:.0} MB/s); S3/local throughput {:.0}%",
+            objects as f64 / s3_s,
+            mb / s3_s,
+            objects as f64 / local_s,
+            mb / local_s,
+            local_s / s3_s * 100.0
+        );
+    }
+}

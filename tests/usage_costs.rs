@@ -331,3 +331,34 @@ fn cur_parquet_export_reconciles_like_the_csv() {
     // Evidence names the Parquet row (1-based): the disagreeing row is the CSV's line 7 - 1.
     assert!(p.cur_rows[0].ends_with(".parquet:6"), "{:?}", p.cur_rows);
 }
+
+#[test]
+fn since_and_until_drop_records_outside_the_window() {
+    let t = truth();
+    let day2 = |k: &str| k.starts_with("2026-11-03|");
+    let want: u64 = t["rows"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| day2(k))
+        .map(|(_, v)| v["requests"].as_u64().unwrap())
+        .sum();
+    let opts = AnalyzeOptions {
+        window: (
+            bfx::usage::parse::parse_iso_ms("2026-11-03T00:00:00Z"),
+            bfx::usage::parse::parse_iso_ms("2026-11-03T23:59:59Z"),
+        ),
+        ..Default::default()
+    };
+    let a = analyze_with(&inputs(), opts);
+    let u = a.usage.as_ref().unwrap();
+    let priced_timed: u64 = u.rows.iter().filter(|r| r.day != "unknown").map(|r| r.requests).sum();
+    assert_eq!(priced_timed, want);
+    assert!(u.rows.iter().all(|r| r.day == "2026-11-03" || r.day == "unknown"));
+    // Untimed records (Anthropic bodies) are kept: nothing says they are outside.
+    assert!(u.rows.iter().any(|r| r.day == "unknown"));
+    let skipped: u64 =
+        a.sources.iter().flat_map(|s| &s.report.warnings).filter(|w| w.contains("outside --since/--until")).count()
+            as u64;
+    assert!(skipped > 0);
+}
