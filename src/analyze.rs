@@ -40,6 +40,8 @@ pub struct AnalyzeOptions {
     pub prices: Option<PriceTable>,
     /// Told of raw bytes read, for a progress bar.
     pub progress: Option<source::ByteProgress>,
+    /// Told (with 1) each time an input has been parsed, for a progress bar.
+    pub on_input_done: Option<source::ByteProgress>,
     /// `--since` / `--until` (UTC ms): container events and usage records
     /// outside are dropped after parsing (and counted as noise). Plain
     /// botocore logs are not filtered: their asctime has no zone.
@@ -405,8 +407,19 @@ fn dedup_key(e: &container::CwEvent<'_>) -> u64 {
 /// then container events are de-duplicated in input order and each log
 /// stream is rebuilt in time order.
 pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
-    let parse_all =
-        || -> Vec<Parsed> { inputs.par_iter().enumerate().map(|(i, input)| parse_one(i, input, opts)).collect() };
+    let parse_all = || -> Vec<Parsed> {
+        inputs
+            .par_iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let p = parse_one(i, input, opts);
+                if let Some(done) = &opts.on_input_done {
+                    (done.0)(1);
+                }
+                p
+            })
+            .collect()
+    };
     // An S3 object's worker waits on the network for its GET and body, so
     // S3 inputs get a pool with `--s3-concurrency` workers: that many
     // objects in flight, whatever the core count. Order does not change.

@@ -167,12 +167,34 @@ fn utc_arg(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
         .with_context(|| format!("{flag} {v}: expected a UTC date (2026-11-02) or time (2026-11-02T14:00:00Z)"))
 }
 
-/// A bytes-read bar on stderr, only when stderr is a terminal and not --quiet.
-fn progress_bar(
-    expanded: &[bfx::source::Input],
-    quiet: bool,
-) -> Option<(indicatif::ProgressBar, bfx::source::ByteProgress)> {
-    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+/// Progress on stderr, only when stderr is a terminal and not --quiet: bytes
+/// read (downloaded, for S3) with throughput and ETA, and inputs parsed.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    bytes: bfx::source::ByteProgress,
+    inputs: bfx::source::ByteProgress,
+}
+
+fn progress_enabled(quiet: bool) -> bool {
+    !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// A spinner while S3 prefixes are listed.
+fn listing_spinner(args: &[String], quiet: bool) -> Option<indicatif::ProgressBar> {
+    if !progress_enabled(quiet) || !args.iter().any(|a| a.starts_with("s3://")) {
+        return None;
+    }
+    let s = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    s.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} listing S3 objects {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(s)
+}
+
+fn progress_bar(expanded: &[bfx::source::Input], quiet: bool) -> Option<Progress> {
+    if !progress_enabled(quiet) {
         return None;
     }
     let total: u64 = expanded
@@ -186,12 +208,21 @@ fn progress_bar(
     let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} reading {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            "{spinner} reading {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let n = expanded.len();
+    bar.set_message(format!("0/{n} inputs parsed"));
     let b = bar.clone();
-    Some((bar, bfx::source::ByteProgress(std::sync::Arc::new(move |n| b.inc(n)))))
+    let bytes = bfx::source::ByteProgress(std::sync::Arc::new(move |x| b.inc(x)));
+    let b = bar.clone();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let inputs = bfx::source::ByteProgress(std::sync::Arc::new(move |_| {
+        let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        b.set_message(format!("{k}/{n} inputs parsed"));
+    }));
+    Some(Progress { bar, bytes, inputs })
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -382,19 +413,24 @@ fn run() -> anyhow::Result<ExitCode> {
                 key_glob: args.key_glob.clone(),
                 concurrency: args.s3_concurrency.max(1),
             });
+            let spinner = listing_spinner(&args.inputs, args.quiet);
             let (inputs, expand_errors) = bfx::source::expand_inputs(&args.inputs);
+            if let Some(s) = spinner {
+                s.finish_and_clear();
+            }
             let bar = progress_bar(&inputs, args.quiet);
             let opts = AnalyzeOptions {
                 parse: ParseOptions { custom, batch_bytes: 0 },
                 detect: DetectorSettings { idle_threshold_s: args.idle_threshold, max_listed_calls: args.max_listed },
                 agent,
                 prices: load_prices(&args.prices)?,
-                progress: bar.as_ref().map(|b| b.1.clone()),
+                progress: bar.as_ref().map(|b| b.bytes.clone()),
+                on_input_done: bar.as_ref().map(|b| b.inputs.clone()),
                 window,
             };
             let mut analysis = bfx::analyze::analyze_expanded(&inputs, expand_errors, &opts);
-            if let Some((bar, _)) = bar {
-                bar.finish_and_clear();
+            if let Some(p) = bar {
+                p.bar.finish_and_clear();
             }
             if args.timelines {
                 analysis = analysis.with_timelines();
