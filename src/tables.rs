@@ -226,13 +226,7 @@ fn usage(a: &Analysis) -> PolarsResult<DataFrame> {
     let mut cache: HashMap<&str, Option<&crate::prices::PriceRow>> = HashMap::new();
     for u in r {
         let row = *cache.entry(u.model.as_str()).or_insert_with(|| resolve(&u.model, prices).row);
-        let t = Tokens {
-            input: u.input,
-            output: u.output,
-            cache_read: u.read(),
-            cache_write_5m: u.write() - u.cache_write_1h,
-            cache_write_1h: u.cache_write_1h,
-        };
+        let t = Tokens::of(u);
         costs.push(match row {
             Some(p) => {
                 let m = price_tokens(&t, p);

@@ -61,14 +61,28 @@ pub struct Headline {
 
 /// Computes the headline numbers of an analysis.
 pub fn headline(a: &Analysis) -> Headline {
+    let mut h = headline_of_findings(&a.findings, a.throttle.is_none());
+    if let Some(t) = &a.throttle {
+        h.throttles = t.throttles;
+        h.throttle_sentence = Some(t.headline.clone());
+    }
+    h
+}
+
+/// The headline numbers the findings alone give (no agent throttle report).
+pub fn headline_of(findings: &[Finding]) -> Headline {
+    headline_of_findings(findings, true)
+}
+
+fn headline_of_findings(findings: &[Finding], sdk_throttles: bool) -> Headline {
     let mut h = Headline::default();
-    for f in &a.findings {
+    for f in findings {
         match &f.detail {
             FindingDetail::StaleSocket(d) => {
                 h.stale_seconds = d.seconds_lost;
                 h.stale_calls = d.calls_hit;
             }
-            FindingDetail::HiddenRetries(d) if a.throttle.is_none() => {
+            FindingDetail::HiddenRetries(d) if sdk_throttles => {
                 h.throttles = d.by_cause.iter().filter(|c| c.cause == "throttle").map(|c| c.retries as u64).sum();
             }
             FindingDetail::CacheWaste(d) => {
@@ -80,10 +94,6 @@ pub fn headline(a: &Analysis) -> Headline {
             }
             _ => {}
         }
-    }
-    if let Some(t) = &a.throttle {
-        h.throttles = t.throttles;
-        h.throttle_sentence = Some(t.headline.clone());
     }
     h.cache_paid_usd = (h.cache_paid_usd * 1e6).round() / 1e6;
     h.cache_forgone_usd = (h.cache_forgone_usd * 1e6).round() / 1e6;

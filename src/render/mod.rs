@@ -333,16 +333,8 @@ fn render_cost(out: &mut String, u: &crate::usage::cost::CostReport, findings: &
         "Cost: {} requests, ${:.2} billed; ${:.2} without caching, so caching saved ${:.2} (prices: {})\n",
         u.totals.requests, c.total, c.without_caching, c.caching_savings, u.price_table
     ));
-    let (mut paid, mut forgone) = (0.0, 0.0);
-    for f in findings {
-        if let FindingDetail::CacheWaste(d) = &f.detail {
-            match d.category {
-                "paid_for_nothing" => paid += d.usd,
-                _ if d.waste != crate::detect::cache_waste::WasteKind::FiveMinuteTooShort => forgone += d.usd,
-                _ => {}
-            }
-        }
-    }
+    let h = html::headline_of(findings);
+    let (paid, forgone) = (h.cache_paid_usd, h.cache_forgone_usd);
     out.push_str(&format!(
         "   prompt cache: ${paid:.2} paid for nothing (never-read, expired, duplicate, cross-region and needless 1-hour writes); ${forgone:.2} of savings forgone\n"
     ));

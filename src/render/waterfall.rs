@@ -182,13 +182,7 @@ pub fn call_view(a: &Analysis, c: &Call) -> CallView {
         .collect();
     let usage = c.attempts.iter().rev().filter_map(|t| t.request_id.as_deref()).find_map(|rid| {
         let r = a.usage_records.iter().find(|u| u.request_id.as_deref() == Some(rid))?;
-        let tokens = Tokens {
-            input: r.input,
-            output: r.output,
-            cache_read: r.read(),
-            cache_write_5m: r.write() - r.cache_write_1h,
-            cache_write_1h: r.cache_write_1h,
-        };
+        let tokens = Tokens::of(r);
         let usd =
             a.prices.as_ref().and_then(|p| resolve(&r.model, p).row.map(|row| usd(price_tokens(&tokens, row).total())));
         Some(CallUsage { request_id: rid.to_string(), tokens, usd })

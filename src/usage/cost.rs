@@ -27,7 +27,8 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    fn of(r: &UsageRecord) -> Tokens {
+    /// A record's tokens by type (input is uncached input).
+    pub fn of(r: &UsageRecord) -> Tokens {
         Tokens {
             input: r.input,
             output: r.output,
