@@ -243,10 +243,67 @@ impl Read for BodyReader {
     }
 }
 
-/// Opens an object for reading, streaming.
-pub fn open(bucket: &str, key: &str) -> Result<Box<dyn Read + Send>, SourceError> {
+/// Objects up to this size are fetched whole in one trip to the runtime.
+/// Firehose and invocation logging write thousands of objects of a few KB;
+/// for those, handing each chunk from a tokio task to a parsing thread
+/// through a channel cost more CPU than parsing them. Memory stays bounded:
+/// at most `--s3-concurrency` such bodies are held at once.
+pub const PREFETCH_MAX_BYTES: u64 = 1 << 20;
+
+/// A small object's body, fetched whole; a failure part-way is kept and
+/// returned after the bytes that did arrive, as a streamed body would.
+struct Prefetched {
+    chunks: std::collections::VecDeque<bytes::Bytes>,
+    failure: Option<String>,
+}
+
+impl Read for Prefetched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(cur) = self.chunks.front_mut() {
+            if cur.is_empty() {
+                self.chunks.pop_front();
+                continue;
+            }
+            let n = buf.len().min(cur.len());
+            buf[..n].copy_from_slice(&cur[..n]);
+            let _ = cur.split_to(n);
+            return Ok(n);
+        }
+        match self.failure.take() {
+            Some(e) => Err(io::Error::other(e)),
+            None => Ok(0),
+        }
+    }
+}
+
+/// Opens an object of `size` bytes (as listed) for reading: small ones are
+/// fetched whole, larger ones streamed through a bounded channel.
+pub fn open(bucket: &str, key: &str, size: u64) -> Result<Box<dyn Read + Send>, SourceError> {
     let name = format!("s3://{bucket}/{key}");
     let c = client();
+    if size <= PREFETCH_MAX_BYTES {
+        let fetched = RUNTIME.block_on(async {
+            let resp = c.get_object().bucket(bucket).key(key).send().await?;
+            let mut body = resp.body;
+            let mut chunks = std::collections::VecDeque::new();
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(b) => chunks.push_back(b),
+                    Err(e) => {
+                        return Ok(Prefetched {
+                            chunks,
+                            failure: Some(format!("{name}: download failed mid-stream: {e}")),
+                        });
+                    }
+                }
+            }
+            Ok(Prefetched { chunks, failure: None })
+        });
+        return match fetched {
+            Ok(p) => Ok(Box::new(p)),
+            Err(e) => Err(SourceError::Open { input: name.clone(), message: explain(&e, &name, "s3:GetObject") }),
+        };
+    }
     let resp = RUNTIME
         .block_on(c.get_object().bucket(bucket).key(key).send())
         .map_err(|e| SourceError::Open { input: name.clone(), message: explain(&e, &name, "s3:GetObject") })?;
