@@ -203,7 +203,9 @@ pub struct LineSpan {
 /// parallel while memory stays bounded by the batch size.
 #[derive(Debug, Default)]
 pub struct LineBatch {
-    /// The bytes of every line in the batch.
+    /// The bytes of every line in the batch, each followed by the `\n` that
+    /// ended it (not the last line of a stream without one); an oversized
+    /// line keeps only its head.
     pub data: Vec<u8>,
     /// Where each line sits in `data`.
     pub lines: Vec<LineSpan>,
@@ -232,52 +234,106 @@ impl<R: BufRead> LineReader<R> {
 
     /// Fills `batch` with whole lines until it holds about `target_bytes`.
     /// Returns `Ok(false)` once the stream is exhausted and the batch empty.
+    ///
+    /// Whole lines are copied from the reader's buffer in one block and split
+    /// afterwards (one copy per buffer, not per line), and each line keeps
+    /// its `\n` in [`LineBatch::data`], so a record spanning several lines
+    /// can be borrowed as one slice.
     pub fn read_batch(&mut self, batch: &mut LineBatch, target_bytes: usize) -> io::Result<bool> {
         batch.data.clear();
         batch.lines.clear();
-        while !self.eof && batch.data.len() < target_bytes {
-            let start = batch.data.len();
-            let mut oversized = false;
-            let mut got_any = false;
-            loop {
-                let buf = match self.inner.fill_buf() {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        // Keep what was read before the failure: the caller
-                        // reports the error after analyzing these lines.
-                        if got_any {
-                            push_line(batch, start, oversized);
-                        }
-                        self.eof = true;
-                        return Err(e);
-                    }
-                };
-                if buf.is_empty() {
-                    self.eof = true;
-                    if got_any {
+        // The line in progress across reader buffers: its start, and whether it was cut.
+        let mut open: Option<(usize, bool)> = None;
+        while !self.eof && (open.is_some() || batch.data.len() < target_bytes) {
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Keep what was read before the failure: the caller
+                    // reports the error after analyzing these lines.
+                    if let Some((start, oversized)) = open {
                         push_line(batch, start, oversized);
                     }
-                    break;
+                    self.eof = true;
+                    return Err(e);
                 }
-                got_any = true;
-                let (chunk, consumed, done) = match memchr::memchr(b'\n', buf) {
-                    Some(i) => (&buf[..i], i + 1, true),
-                    None => (buf, buf.len(), false),
-                };
-                let room = MAX_LINE_BYTES.saturating_sub(batch.data.len() - start);
-                if chunk.len() > room {
-                    oversized = true;
-                }
-                batch.data.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                self.inner.consume(consumed);
-                if done {
+            };
+            if buf.is_empty() {
+                self.eof = true;
+                if let Some((start, oversized)) = open.take() {
                     push_line(batch, start, oversized);
-                    break;
+                }
+                break;
+            }
+            let mut pos = 0;
+            if let Some((start, mut oversized)) = open.take() {
+                match memchr::memchr(b'\n', buf) {
+                    None => {
+                        append_capped(batch, start, buf, &mut oversized);
+                        let n = buf.len();
+                        self.inner.consume(n);
+                        open = Some((start, oversized));
+                        continue;
+                    }
+                    Some(i) => {
+                        append_capped(batch, start, &buf[..i], &mut oversized);
+                        push_line(batch, start, oversized);
+                        batch.data.push(b'\n');
+                        pos = i + 1;
+                    }
                 }
             }
+            let rest = &buf[pos..];
+            // Whole lines, up to the one that reaches the target size.
+            let room = target_bytes.saturating_sub(batch.data.len());
+            let full =
+                if rest.len() > room { memchr::memchr(b'\n', &rest[room..]).map(|i| room + i + 1) } else { None };
+            let (whole, stop) = match full {
+                Some(n) => (n, true),
+                None => (memchr::memrchr(b'\n', rest).map_or(0, |i| i + 1), false),
+            };
+            split_lines(batch, &rest[..whole]);
+            let mut used = pos + whole;
+            if !stop && whole < rest.len() {
+                let start = batch.data.len();
+                let mut oversized = false;
+                append_capped(batch, start, &rest[whole..], &mut oversized);
+                open = Some((start, oversized));
+                used = buf.len();
+            }
+            self.inner.consume(used);
         }
         Ok(!batch.lines.is_empty())
+    }
+}
+
+/// Appends part of the line that starts at `start`, keeping at most
+/// [`MAX_LINE_BYTES`] of it.
+fn append_capped(batch: &mut LineBatch, start: usize, bytes: &[u8], oversized: &mut bool) {
+    let room = MAX_LINE_BYTES.saturating_sub(batch.data.len() - start);
+    if bytes.len() > room {
+        *oversized = true;
+    }
+    batch.data.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+/// Appends `block`, whole lines each ending in `\n`, and records them.
+fn split_lines(batch: &mut LineBatch, block: &[u8]) {
+    let mut s = batch.data.len();
+    batch.data.extend_from_slice(block);
+    while s < batch.data.len() {
+        let Some(i) = memchr::memchr(b'\n', &batch.data[s..]) else { break };
+        let mut nl = s + i;
+        let mut oversized = false;
+        if nl - s > MAX_LINE_BYTES {
+            // Only a reader whose buffer exceeds the cap gets here.
+            batch.data.drain(s + MAX_LINE_BYTES..nl);
+            nl = s + MAX_LINE_BYTES;
+            oversized = true;
+        }
+        let end = if nl > s && batch.data[nl - 1] == b'\r' { nl - 1 } else { nl };
+        batch.lines.push(LineSpan { start: s, end, oversized });
+        s = nl + 1;
     }
 }
 
@@ -304,6 +360,33 @@ mod tests {
         assert!(b.lines[0].oversized);
         assert_eq!(b.line(0).len(), MAX_LINE_BYTES);
         assert_eq!(b.line(1), b"next");
+    }
+
+    #[test]
+    fn lines_are_the_same_whatever_the_reader_buffer_and_batch_sizes() {
+        let mut text = Vec::new();
+        for i in 0..300 {
+            text.extend_from_slice(format!("line {i} {}\r\n\n", "y".repeat(i % 37)).as_bytes());
+        }
+        text.extend_from_slice(b"tail without newline");
+        let want: Vec<&[u8]> = text.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
+        for cap in [1, 2, 7, 64, 4096] {
+            for target in [1, 5, 100, 1 << 20] {
+                let mut r = LineReader::new(BufReader::with_capacity(cap, &text[..]));
+                let mut b = LineBatch::default();
+                let mut got: Vec<Vec<u8>> = Vec::new();
+                while r.read_batch(&mut b, target).unwrap() {
+                    for i in 0..b.lines.len() {
+                        got.push(b.line(i).to_vec());
+                        // Adjacent lines are separated by exactly their newline.
+                        if i + 1 < b.lines.len() {
+                            assert_eq!(b.data[b.lines[i].end..b.lines[i + 1].start].last(), Some(&b'\n'));
+                        }
+                    }
+                }
+                assert_eq!(got, want, "reader buffer {cap}, batch {target}");
+            }
+        }
     }
 
     #[test]

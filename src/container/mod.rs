@@ -175,15 +175,21 @@ fn read_json_lines(
     let mut n = 0u64;
     while lines.read_batch(&mut batch, EXPORT_BATCH_BYTES).map_err(|e| format!("read failed after line {n}: {e}"))? {
         let mut events = Vec::with_capacity(batch.lines.len());
+        // One validation of the whole batch is much cheaper than one per line.
+        let text = std::str::from_utf8(&batch.data).ok();
         for i in 0..batch.lines.len() {
             n += 1;
             let line = batch.line(i);
             if line.trim_ascii().is_empty() {
                 continue;
             }
-            let message = match std::str::from_utf8(line) {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => Cow::Owned(String::from_utf8_lossy(line).into_owned()),
+            let span = batch.lines[i];
+            let message = match text.and_then(|t| t.get(span.start..span.end)) {
+                Some(s) => Cow::Borrowed(s),
+                None => match std::str::from_utf8(line) {
+                    Ok(s) => Cow::Borrowed(s),
+                    Err(_) => Cow::Owned(String::from_utf8_lossy(line).into_owned()),
+                },
             };
             events.push(CwEvent {
                 group: None,
@@ -311,11 +317,30 @@ fn read_subscription(
 
 fn export_event<'a>(
     batch: &'a LineBatch,
+    text: Option<&'a str>,
     stream: &'a str,
     (first, last, line, ts_ms): (usize, usize, u64, i64),
 ) -> CwEvent<'a> {
     let head = &batch.line(first)[25..];
-    // One valid UTF-8 line, the common case, is borrowed: no allocation.
+    // Lines that follow each other in the batch with only their `\n`
+    // between them (no CR, none cut) are one slice of it.
+    let contiguous = (first..last).all(|i| {
+        let (a, b) = (batch.lines[i], batch.lines[i + 1]);
+        b.start == a.end + 1 && !a.oversized && !b.oversized
+    });
+    let (from, to) = (batch.lines[first].start + 25, batch.lines[last].end);
+    // The batch was valid UTF-8 as a whole (the common case): borrowed, no
+    // allocation and no second validation.
+    if let (true, Some(m)) = (contiguous, text.and_then(|t| t.get(from..to))) {
+        return CwEvent {
+            group: None,
+            stream: Cow::Borrowed(stream),
+            ts_ms,
+            id: None,
+            message: Cow::Borrowed(m),
+            line,
+        };
+    }
     let message = if first == last {
         match std::str::from_utf8(head) {
             Ok(s) => Cow::Borrowed(s),
@@ -373,6 +398,8 @@ fn read_export(
         }
         let mut evs: Vec<CwEvent<'_>> = Vec::with_capacity(batch.lines.len());
         let mut cur: Option<(usize, usize, u64, i64)> = None;
+        // One validation of the whole batch is much cheaper than one per line.
+        let text = std::str::from_utf8(&batch.data).ok();
         for i in 0..batch.lines.len() {
             n += 1;
             let line = batch.line(i);
@@ -381,7 +408,7 @@ fn read_export(
                     evs.push(c);
                 }
                 if let Some((a, b, ln, ts)) = cur.take() {
-                    evs.push(export_event(&batch, stream, (a, b, ln, ts)));
+                    evs.push(export_event(&batch, text, stream, (a, b, ln, ts)));
                 }
                 cur = Some((i, i, n, export_ts(&line[..24]).unwrap_or(0)));
             } else if let Some(c) = cur.as_mut() {
@@ -396,7 +423,7 @@ fn read_export(
             }
         }
         if let Some((a, b, ln, ts)) = cur.take() {
-            carry = Some(into_owned(export_event(&batch, stream, (a, b, ln, ts))));
+            carry = Some(into_owned(export_event(&batch, text, stream, (a, b, ln, ts))));
         }
         on_batch(&evs);
     }
@@ -605,6 +632,17 @@ mod tests {
             assert_eq!(got, want, "batch of {batch_bytes} bytes");
             assert_eq!(stats.stray_lines, 1);
         }
+    }
+
+    #[test]
+    fn export_multiline_messages_with_crlf_or_invalid_utf8_are_still_whole() {
+        let mut text = b"2025-04-10T12:34:56.789Z a\r\nb\r\n2025-04-10T12:34:56.790Z c\nd\n".to_vec();
+        let ev = events_of(ContainerKind::ExportTask, &text, "s").unwrap();
+        assert_eq!(ev.iter().map(|e| e.message.as_ref()).collect::<Vec<_>>(), ["a\nb", "c\nd"]);
+        // An invalid byte anywhere in the batch: every event falls back to its own lines.
+        text.extend_from_slice(b"2025-04-10T12:34:56.791Z e\xff\nf\n");
+        let ev = events_of(ContainerKind::ExportTask, &text, "s").unwrap();
+        assert_eq!(ev.iter().map(|e| e.message.as_ref()).collect::<Vec<_>>(), ["a\nb", "c\nd", "e\u{fffd}\nf"]);
     }
 
     #[test]

@@ -168,21 +168,47 @@ pub fn parse_asctime(b: &[u8]) -> Option<i64> {
     if b.len() < 23 {
         return None;
     }
-    let d = |i: usize| -> Option<i64> {
-        let c = b[i];
-        c.is_ascii_digit().then(|| (c - b'0') as i64)
-    };
-    let n = |i: usize, len: usize| -> Option<i64> { (i..i + len).try_fold(0i64, |acc, j| Some(acc * 10 + d(j)?)) };
     if b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' || !matches!(b[19], b',' | b'.')
     {
         return None;
     }
-    let (y, mo, da) = (n(0, 4)?, n(5, 2)?, n(8, 2)?);
-    let (h, mi, s, ms) = (n(11, 2)?, n(14, 2)?, n(17, 2)?, n(20, 3)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || s > 60 {
+    // Runs on every line: plain byte arithmetic, and the date's day number
+    // reused while the date stays the same (it nearly always does).
+    let (h, mi, s, ms) = (two(b, 11)?, two(b, 14)?, two(b, 17)?, two(b, 20)? * 10 + digit(b[22])?);
+    if h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    Some(days_from_civil(y, mo, da) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms)
+    let date: [u8; 10] = b[..10].try_into().ok()?;
+    let days = LAST_DATE.with(|c| {
+        let (d, n) = c.get();
+        if d == date {
+            return Some(n);
+        }
+        let (y, mo, da) = (two(b, 0)? * 100 + two(b, 2)?, two(b, 5)?, two(b, 8)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
+            return None;
+        }
+        let n = days_from_civil(y, mo, da);
+        c.set((date, n));
+        Some(n)
+    })?;
+    Some(days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms)
+}
+
+thread_local! {
+    /// The last date parsed on this thread and its day number.
+    static LAST_DATE: std::cell::Cell<([u8; 10], i64)> = const { std::cell::Cell::new(([0; 10], 0)) };
+}
+
+#[inline]
+fn digit(c: u8) -> Option<i64> {
+    let d = c.wrapping_sub(b'0');
+    (d < 10).then_some(d as i64)
+}
+
+#[inline]
+fn two(b: &[u8], i: usize) -> Option<i64> {
+    Some(digit(b[i])? * 10 + digit(b[i + 1])?)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -320,6 +346,11 @@ mod tests {
         let ms = parse_asctime(b"2026-11-21 21:00:21,465").unwrap();
         assert_eq!(format_ms(ms), "2026-11-21 21:00:21.465");
         assert_eq!(parse_asctime(b"1970-01-01 00:00:01,000"), Some(1000));
+        // The cached date must not leak into a different or invalid one.
+        assert_eq!(parse_asctime(b"1970-01-02 00:00:01,000"), Some(86_401_000));
+        assert_eq!(parse_asctime(b"1970-13-02 00:00:01,000"), None);
+        assert_eq!(parse_asctime(b"1970-01-02 00:00:01,00x"), None);
+        assert_eq!(parse_asctime(b"1970-01-02 24:00:01,000"), None);
     }
 
     #[test]
