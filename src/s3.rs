@@ -221,16 +221,38 @@ pub fn list(arg: &str) -> Result<Vec<Input>, SourceError> {
     })
 }
 
-/// Streams an object's bytes.
+/// Objects up to this size are fetched whole in one trip to the runtime.
+/// Firehose and invocation logging write thousands of objects of a few KB;
+/// for those, handing each chunk from a tokio task to a parsing thread
+/// through a channel cost more CPU than parsing them. Memory stays bounded:
+/// at most `--s3-concurrency` such bodies are held at once.
+pub const PREFETCH_MAX_BYTES: u64 = 1 << 20;
+
+/// A body chunk, or why the download stopped.
+type Chunk = Result<bytes::Bytes, String>;
+
+/// Where an object's chunks come from.
+enum Chunks {
+    /// A small object, fetched whole (a failure part-way is its last entry).
+    Fetched(std::collections::VecDeque<Chunk>),
+    /// A larger one, pumped by a tokio task through a bounded channel.
+    Streamed(tokio::sync::mpsc::Receiver<Chunk>),
+}
+
+/// An object's bytes, as `Read`.
 struct BodyReader {
-    rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>,
+    chunks: Chunks,
     cur: bytes::Bytes,
 }
 
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
+            let next = match &mut self.chunks {
+                Chunks::Fetched(q) => q.pop_front(),
+                Chunks::Streamed(rx) => rx.blocking_recv(),
+            };
+            match next {
                 Some(Ok(b)) => self.cur = b,
                 Some(Err(e)) => return Err(io::Error::other(e)),
                 None => return Ok(0),
@@ -243,37 +265,8 @@ impl Read for BodyReader {
     }
 }
 
-/// Objects up to this size are fetched whole in one trip to the runtime.
-/// Firehose and invocation logging write thousands of objects of a few KB;
-/// for those, handing each chunk from a tokio task to a parsing thread
-/// through a channel cost more CPU than parsing them. Memory stays bounded:
-/// at most `--s3-concurrency` such bodies are held at once.
-pub const PREFETCH_MAX_BYTES: u64 = 1 << 20;
-
-/// A small object's body, fetched whole; a failure part-way is kept and
-/// returned after the bytes that did arrive, as a streamed body would.
-struct Prefetched {
-    chunks: std::collections::VecDeque<bytes::Bytes>,
-    failure: Option<String>,
-}
-
-impl Read for Prefetched {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while let Some(cur) = self.chunks.front_mut() {
-            if cur.is_empty() {
-                self.chunks.pop_front();
-                continue;
-            }
-            let n = buf.len().min(cur.len());
-            buf[..n].copy_from_slice(&cur[..n]);
-            let _ = cur.split_to(n);
-            return Ok(n);
-        }
-        match self.failure.take() {
-            Some(e) => Err(io::Error::other(e)),
-            None => Ok(0),
-        }
-    }
+fn mid_stream(name: &str, e: aws_sdk_s3::primitives::ByteStreamError) -> String {
+    format!("{name}: download failed mid-stream: {e}")
 }
 
 /// Opens an object of `size` bytes (as listed) for reading: small ones are
@@ -281,43 +274,35 @@ impl Read for Prefetched {
 pub fn open(bucket: &str, key: &str, size: u64) -> Result<Box<dyn Read + Send>, SourceError> {
     let name = format!("s3://{bucket}/{key}");
     let c = client();
-    if size <= PREFETCH_MAX_BYTES {
-        let fetched = RUNTIME.block_on(async {
-            let resp = c.get_object().bucket(bucket).key(key).send().await?;
-            let mut body = resp.body;
-            let mut chunks = std::collections::VecDeque::new();
-            while let Some(chunk) = body.next().await {
-                match chunk {
-                    Ok(b) => chunks.push_back(b),
-                    Err(e) => {
-                        return Ok(Prefetched {
-                            chunks,
-                            failure: Some(format!("{name}: download failed mid-stream: {e}")),
-                        });
+    let (mut body, fetched) = RUNTIME
+        .block_on(async {
+            let mut body = c.get_object().bucket(bucket).key(key).send().await?.body;
+            let mut fetched = std::collections::VecDeque::new();
+            if size <= PREFETCH_MAX_BYTES {
+                while let Some(chunk) = body.next().await {
+                    let stop = chunk.is_err();
+                    fetched.push_back(chunk.map_err(|e| mid_stream(&name, e)));
+                    if stop {
+                        break;
                     }
                 }
             }
-            Ok(Prefetched { chunks, failure: None })
-        });
-        return match fetched {
-            Ok(p) => Ok(Box::new(p)),
-            Err(e) => Err(SourceError::Open { input: name.clone(), message: explain(&e, &name, "s3:GetObject") }),
-        };
-    }
-    let resp = RUNTIME
-        .block_on(c.get_object().bucket(bucket).key(key).send())
+            Ok((body, fetched))
+        })
         .map_err(|e| SourceError::Open { input: name.clone(), message: explain(&e, &name, "s3:GetObject") })?;
+    if size <= PREFETCH_MAX_BYTES {
+        return Ok(Box::new(BodyReader { chunks: Chunks::Fetched(fetched), cur: bytes::Bytes::new() }));
+    }
     let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let mut body = resp.body;
     RUNTIME.spawn(async move {
         while let Some(chunk) = body.next().await {
-            let failed = chunk.is_err();
-            if tx.send(chunk.map_err(|e| format!("{name}: download failed mid-stream: {e}"))).await.is_err() || failed {
+            let stop = chunk.is_err();
+            if tx.send(chunk.map_err(|e| mid_stream(&name, e))).await.is_err() || stop {
                 break;
             }
         }
     });
-    Ok(Box::new(BodyReader { rx, cur: bytes::Bytes::new() }))
+    Ok(Box::new(BodyReader { chunks: Chunks::Streamed(rx), cur: bytes::Bytes::new() }))
 }
 
 #[cfg(test)]

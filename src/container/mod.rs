@@ -184,13 +184,7 @@ fn read_json_lines(
                 continue;
             }
             let span = batch.lines[i];
-            let message = match text.and_then(|t| t.get(span.start..span.end)) {
-                Some(s) => Cow::Borrowed(s),
-                None => match std::str::from_utf8(line) {
-                    Ok(s) => Cow::Borrowed(s),
-                    Err(_) => Cow::Owned(String::from_utf8_lossy(line).into_owned()),
-                },
-            };
+            let message = batch_str(&batch, text, span.start, span.end);
             events.push(CwEvent {
                 group: None,
                 stream: Cow::Borrowed(stream_hint),
@@ -321,33 +315,13 @@ fn export_event<'a>(
     stream: &'a str,
     (first, last, line, ts_ms): (usize, usize, u64, i64),
 ) -> CwEvent<'a> {
-    let head = &batch.line(first)[25..];
-    // Lines that follow each other in the batch with only their `\n`
-    // between them (no CR, none cut) are one slice of it.
-    let contiguous = (first..last).all(|i| {
-        let (a, b) = (batch.lines[i], batch.lines[i + 1]);
-        b.start == a.end + 1 && !a.oversized && !b.oversized
-    });
-    let (from, to) = (batch.lines[first].start + 25, batch.lines[last].end);
-    // The batch was valid UTF-8 as a whole (the common case): borrowed, no
-    // allocation and no second validation.
-    if let (true, Some(m)) = (contiguous, text.and_then(|t| t.get(from..to))) {
-        return CwEvent {
-            group: None,
-            stream: Cow::Borrowed(stream),
-            ts_ms,
-            id: None,
-            message: Cow::Borrowed(m),
-            line,
-        };
-    }
-    let message = if first == last {
-        match std::str::from_utf8(head) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => Cow::Owned(String::from_utf8_lossy(head).into_owned()),
-        }
+    // Lines with only their `\n` between them (no CR) are one slice of the
+    // batch, a cut line's kept head included: a single line always is.
+    let contiguous = (first..last).all(|i| batch.lines[i + 1].start == batch.lines[i].end + 1);
+    let message = if contiguous {
+        batch_str(batch, text, batch.lines[first].start + 25, batch.lines[last].end)
     } else {
-        let mut m = utf8(head);
+        let mut m = utf8(&batch.line(first)[25..]);
         for i in first + 1..=last {
             m.push('\n');
             m.push_str(&String::from_utf8_lossy(batch.line(i)));
@@ -431,6 +405,20 @@ fn read_export(
         on_batch(&[c]);
     }
     Ok(())
+}
+
+/// `batch.data[from..to]` as text: borrowed from the batch's text when the
+/// whole batch was valid UTF-8 (validated once), else validated alone, else
+/// with invalid bytes replaced.
+fn batch_str<'a>(batch: &'a LineBatch, text: Option<&'a str>, from: usize, to: usize) -> Cow<'a, str> {
+    if let Some(s) = text.and_then(|t| t.get(from..to)) {
+        return Cow::Borrowed(s);
+    }
+    let bytes = &batch.data[from..to];
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+    }
 }
 
 /// Bytes to a String; the validating fast path first, lossy only if needed.
