@@ -66,6 +66,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| pool.install(|| analyze(std::slice::from_ref(&input), &opts).usage.map(|u| u.totals.requests)))
     });
     g.finish();
+
+    // The record parser alone, on the fixture's records in memory.
+    let records = fixture_records();
+    let bytes: usize = records.iter().map(|r| r.len() + 1).sum();
+    let mut g = c.benchmark_group("invocation_logs");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("invocation_log_record_parse", |b| {
+        b.iter(|| {
+            records.iter().filter_map(|r| bfx::usage::parse::invocation_log(r).ok()).map(|u| u.input).sum::<u64>()
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -60,6 +60,9 @@ pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
 /// A hash map with [`FxHasher`].
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 
+/// A hash set with [`FxHasher`].
+pub type FxHashSet<T> = std::collections::HashSet<T, FxBuildHasher>;
+
 /// Hashes keys that are already xxh3 digests: passes them through.
 #[derive(Default, Clone, Copy)]
 pub struct PrehashedHasher(u64);

@@ -225,7 +225,7 @@ fn usage(a: &Analysis) -> PolarsResult<DataFrame> {
     let mut costs: Vec<RecordCost> = Vec::with_capacity(r.len());
     let mut cache: HashMap<&str, Option<&crate::prices::PriceRow>> = HashMap::new();
     for u in r {
-        let row = *cache.entry(u.model.as_str()).or_insert_with(|| resolve(&u.model, prices).row);
+        let row = *cache.entry(&*u.model).or_insert_with(|| resolve(&u.model, prices).row);
         let t = Tokens::of(u);
         costs.push(match row {
             Some(p) => {
@@ -245,9 +245,9 @@ fn usage(a: &Analysis) -> PolarsResult<DataFrame> {
         s("request_id", r.iter().map(|u| u.request_id.clone()).collect()),
         utc("time", r.iter().map(|u| u.ts_ms).collect())?,
         s("model", r.iter().map(|u| Some(ModelRef::parse(&u.model).id)).collect()),
-        s("region", r.iter().map(|u| u.region.clone()).collect()),
-        s("inference_region", r.iter().map(|u| u.inference_region.clone()).collect()),
-        s("identity", r.iter().map(|u| u.identity.clone()).collect()),
+        s("region", r.iter().map(|u| u.region.as_deref().map(str::to_string)).collect()),
+        s("inference_region", r.iter().map(|u| u.inference_region.as_deref().map(str::to_string)).collect()),
+        s("identity", r.iter().map(|u| u.identity.as_deref().map(str::to_string)).collect()),
         s("source_kind", r.iter().map(|u| name(serde_json::to_value(u.kind).unwrap_or_default())).collect()),
         s("token_convention", r.iter().map(|u| name(serde_json::to_value(u.convention).unwrap_or_default())).collect()),
         Column::new("input_tokens".into(), r.iter().map(|u| u.input).collect::<Vec<_>>()),

@@ -151,9 +151,10 @@ fn write_cost(r: &UsageRecord, p: &PriceRow, minus: Pico) -> Pico {
 /// and records in (time, input order).
 pub fn find_waste(records: &[UsageRecord], prices: &PriceTable) -> Vec<WasteItem> {
     let mut resolved: FxHashMap<&str, Resolved<'_>> = FxHashMap::default();
-    let mut groups: BTreeMap<(&str, &str, u64), Vec<usize>> = BTreeMap::new();
+    // Hashed while filling (one lookup per record), visited in key order.
+    let mut groups: FxHashMap<(&str, &str, u64), Vec<usize>> = FxHashMap::default();
     for r in records {
-        resolved.entry(r.model.as_str()).or_insert_with(|| resolve(&r.model, prices));
+        resolved.entry(&*r.model).or_insert_with(|| resolve(&r.model, prices));
     }
     for (i, r) in records.iter().enumerate() {
         // Failed invocations carry no cache behaviour; untimed records
@@ -161,16 +162,18 @@ pub fn find_waste(records: &[UsageRecord], prices: &PriceTable) -> Vec<WasteItem
         if r.ts_ms.is_none() || r.model.is_empty() || r.error_code.is_some() {
             continue;
         }
-        let res = &resolved[r.model.as_str()];
+        let res = &resolved[&*r.model];
         if res.row.is_none_or(|p| !p.caches()) {
             continue;
         }
         let key = (res.model.id.as_str(), r.identity.as_deref().unwrap_or(""), r.prefix_hash.unwrap_or(0));
         groups.entry(key).or_default().push(i);
     }
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
     for (_, mut idx) in groups {
-        let p = resolved[records[idx[0]].model.as_str()].row.expect("grouped records are priced");
+        let p = resolved[&*records[idx[0]].model].row.expect("grouped records are priced");
         idx.sort_by_key(|&i| (records[i].ts_ms, records[i].loc));
         walk_group(records, &idx, p, &mut out);
         forgone(records, &idx, p, &mut out);
@@ -463,32 +466,49 @@ fn finding(
         mine.iter().copied().partition(|w| kind != WasteKind::CachingNeverEnabled || w.proven);
     let pico: Pico = counted.iter().map(|w| w.pico).sum();
     let unproven: Pico = unproven.iter().map(|w| w.pico).sum();
-    let mut by_model: BTreeMap<String, (usize, Pico)> = BTreeMap::new();
-    // (share, record, item): formatted only for the examples listed.
-    let mut examples: Vec<(Pico, usize, &WasteItem)> = Vec::new();
-    let mut model_ids: FxHashMap<&str, String> = FxHashMap::default();
+    // Per model string, its normalized id's slot in `by_model`.
+    let mut model_slot: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut by_model: Vec<(String, usize, Pico)> = Vec::new();
+    // (share, record, item, order): formatted only for the examples listed.
+    let mut examples: Vec<(Pico, usize, &WasteItem, usize)> = Vec::new();
     for w in &counted {
         let share = w.pico / w.records.len() as Pico;
         for &i in &w.records {
             let r = &records[i];
-            let id = model_ids.entry(r.model.as_str()).or_insert_with(|| ModelRef::parse(&r.model).id);
-            let e = by_model.entry(id.clone()).or_default();
-            e.0 += 1;
-            e.1 += share;
-            examples.push((share, i, w));
+            let slot = *model_slot.entry(&*r.model).or_insert_with(|| {
+                let id = ModelRef::parse(&r.model).id;
+                by_model.iter().position(|m| m.0 == id).unwrap_or_else(|| {
+                    by_model.push((id, 0, 0));
+                    by_model.len() - 1
+                })
+            });
+            by_model[slot].1 += 1;
+            by_model[slot].2 += share;
+            examples.push((share, i, w, examples.len()));
         }
     }
     let requests = examples.len();
-    examples.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| records[a.1].loc.cmp(&records[b.1].loc)));
+    // Largest first; the push order makes the order total, so picking the
+    // top ones before sorting them lists exactly what a full sort would.
+    let order = |a: &(Pico, usize, &WasteItem, usize), b: &(Pico, usize, &WasteItem, usize)| {
+        b.0.cmp(&a.0).then_with(|| records[a.1].loc.cmp(&records[b.1].loc)).then(a.3.cmp(&b.3))
+    };
+    let listed = input.settings.max_listed_calls;
+    if listed == 0 {
+        examples.clear();
+    } else if examples.len() > listed {
+        examples.select_nth_unstable_by(listed - 1, order);
+        examples.truncate(listed);
+    }
+    examples.sort_by(order);
     let examples: Vec<WasteExample> = examples
         .into_iter()
-        .take(input.settings.max_listed_calls)
-        .map(|(share, i, w)| {
+        .map(|(share, i, w, _)| {
             let r = &records[i];
             WasteExample {
                 request_id: r.request_id.clone(),
                 at: super::location(input, r.loc),
-                model: r.model.clone(),
+                model: r.model.to_string(),
                 region: r.serving_region().to_string(),
                 tokens: if w.records.len() == 1 { w.tokens } else { r.total_input() },
                 usd: usd(share),
@@ -497,7 +517,7 @@ fn finding(
         })
         .collect();
     let mut by_model: Vec<ModelWaste> =
-        by_model.into_iter().map(|(model, (requests, p))| ModelWaste { model, requests, usd: usd(p) }).collect();
+        by_model.into_iter().map(|(model, requests, p)| ModelWaste { model, requests, usd: usd(p) }).collect();
     by_model.sort_by(|a, b| b.usd.total_cmp(&a.usd).then(a.model.cmp(&b.model)));
     let mut gaps: BTreeMap<&'static str, usize> = BTreeMap::new();
     for w in &mine {

@@ -282,12 +282,13 @@ pub fn report(
     // Each distinct model string is normalized and priced once.
     let mut resolved: FxHashMap<&str, Resolved<'_>> = FxHashMap::default();
     for r in records {
-        resolved.entry(r.model.as_str()).or_insert_with(|| resolve(&r.model, prices));
+        resolved.entry(&*r.model).or_insert_with(|| resolve(&r.model, prices));
     }
-    let mut rows: BTreeMap<(i64, &str, &str), (u64, Tokens, Money)> = BTreeMap::new();
+    // Hashed per record, sorted once at the end.
+    let mut rows: FxHashMap<(i64, &str, &str), (u64, Tokens, Money)> = FxHashMap::default();
     let mut unpriced: BTreeMap<String, (u64, Tokens, String)> = BTreeMap::new();
     let mut by_kind: BTreeMap<UsageSourceKind, BTreeMap<TokenConvention, u64>> = BTreeMap::new();
-    let mut computed: BTreeMap<(i64, &str, TokenType), (Pico, u64)> = BTreeMap::new();
+    let mut computed: FxHashMap<(i64, &str, TokenType), (Pico, u64)> = FxHashMap::default();
     let mut totals = CostTotals::default();
     let mut money = Money::default();
     let mut long_context = 0;
@@ -300,7 +301,7 @@ pub fn report(
         if r.total_input() > 200_000 {
             long_context += 1;
         }
-        let res = &resolved[r.model.as_str()];
+        let res = &resolved[&*r.model];
         let Some(row) = res.row else {
             let reason = if r.model.is_empty() {
                 "no model id in the record".to_string()
@@ -343,6 +344,8 @@ pub fn report(
     let computed: BTreeMap<CurKey, (Pico, u64)> =
         computed.into_iter().map(|((d, f, tt), v)| ((day_name(d), f.to_string(), tt), v)).collect();
     totals.cost = Dollars::from(&money);
+    let mut rows: Vec<_> = rows.into_iter().collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let rows = rows
         .into_iter()
         .map(|((day, model, region), (requests, tokens, money))| {

@@ -11,6 +11,7 @@
 pub mod cost;
 pub mod cur;
 pub mod parse;
+mod scan;
 
 use crate::hash::FxHashMap;
 use serde::Serialize;
@@ -59,6 +60,10 @@ impl TokenConvention {
     }
 }
 
+/// A model, region or identity name. Records repeat a few of them many
+/// times over, so parsers share one allocation per name ([`parse::intern`]).
+pub type Name = std::sync::Arc<str>;
+
 /// Token usage of one Bedrock request, normalized.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageRecord {
@@ -71,13 +76,13 @@ pub struct UsageRecord {
     /// Request time, UTC ms.
     pub ts_ms: Option<i64>,
     /// Model id as the caller passed it (profile id or ARN).
-    pub model: String,
+    pub model: Name,
     /// Region the API was called in.
-    pub region: Option<String>,
+    pub region: Option<Name>,
     /// Region that served a cross-region request.
-    pub inference_region: Option<String>,
+    pub inference_region: Option<Name>,
     /// Caller identity (IAM ARN).
-    pub identity: Option<String>,
+    pub identity: Option<Name>,
     /// Uncached input tokens.
     pub input: u64,
     /// Output tokens.
@@ -162,13 +167,12 @@ pub fn dedup(records: Vec<UsageRecord>) -> (Vec<UsageRecord>, DedupStats) {
             }
         }
     }
-    let kept: std::collections::HashSet<usize> = keep.values().copied().collect();
-    let out: Vec<UsageRecord> = records
-        .into_iter()
-        .enumerate()
-        .filter(|(i, r)| r.request_id.is_none() || kept.contains(i))
-        .map(|(_, r)| r)
-        .collect();
+    let mut kept = vec![false; records.len()];
+    for &i in keep.values() {
+        kept[i] = true;
+    }
+    let out: Vec<UsageRecord> =
+        records.into_iter().zip(kept).filter(|(r, k)| *k || r.request_id.is_none()).map(|(r, _)| r).collect();
     stats.duplicates_dropped = stats.records - out.len() as u64;
     (out, stats)
 }

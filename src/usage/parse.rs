@@ -8,97 +8,99 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{TokenConvention, UsageRecord, UsageSourceKind};
+use super::{Name, TokenConvention, UsageRecord, UsageSourceKind};
 use crate::agent::{FieldMap, first_str};
 use crate::format::prefix::days_from_civil;
 use crate::timeline::Loc;
 
-#[derive(Deserialize)]
+/// The fields bfx keeps of an invocation-log record, borrowed from it. Read
+/// by serde, or by [`super::scan`]'s faster walk over the same text.
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct InvRecord<'a> {
+pub(super) struct InvRecord<'a> {
     #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+    pub timestamp: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    request_id: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    model_id: Option<Cow<'a, str>>,
+    pub model_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    region: Option<Cow<'a, str>>,
+    pub region: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    inference_region: Option<Cow<'a, str>>,
+    pub inference_region: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    identity: Option<Identity<'a>>,
+    pub identity: Option<Identity<'a>>,
     #[serde(borrow)]
-    error_code: Option<Cow<'a, str>>,
+    pub error_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    input: Option<InvInput<'a>>,
-    output: Option<InvOutput>,
+    pub input: Option<InvInput<'a>>,
+    pub output: Option<InvOutput>,
 }
 
-#[derive(Deserialize)]
-struct Identity<'a> {
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct Identity<'a> {
     #[serde(borrow)]
-    arn: Option<Cow<'a, str>>,
+    pub arn: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct InvInput<'a> {
-    input_token_count: Option<u64>,
-    cache_read_input_token_count: Option<u64>,
-    cache_write_input_token_count: Option<u64>,
+pub(super) struct InvInput<'a> {
+    pub input_token_count: Option<u64>,
+    pub cache_read_input_token_count: Option<u64>,
+    pub cache_write_input_token_count: Option<u64>,
     #[serde(borrow)]
-    input_body_json: Option<InputBody<'a>>,
+    pub input_body_json: Option<InputBody<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct InvOutput {
-    output_token_count: Option<u64>,
-    output_body_json: Option<OutputBody>,
+pub(super) struct InvOutput {
+    pub output_token_count: Option<u64>,
+    pub output_body_json: Option<OutputBody>,
 }
 
 /// A `usage` block in any of its spellings: Converse (`inputTokens`,
 /// `cacheReadInputTokens`, `cacheDetails`), its raw aliases
 /// (`cacheReadInputTokenCount`), and Anthropic's (`input_tokens`,
 /// `cache_creation_input_tokens`, `cache_creation.ephemeral_1h_input_tokens`).
-#[derive(Deserialize, Default)]
-struct UsageBlock {
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct UsageBlock {
     #[serde(rename = "inputTokens")]
-    input_tokens: Option<u64>,
+    pub input_tokens: Option<u64>,
     #[serde(rename = "input_tokens")]
-    input_tokens_a: Option<u64>,
+    pub input_tokens_a: Option<u64>,
     #[serde(rename = "outputTokens")]
-    output_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
     #[serde(rename = "output_tokens")]
-    output_tokens_a: Option<u64>,
+    pub output_tokens_a: Option<u64>,
     #[serde(rename = "cacheReadInputTokens")]
-    cache_read: Option<u64>,
+    pub cache_read: Option<u64>,
     #[serde(rename = "cacheReadInputTokenCount")]
-    cache_read_count: Option<u64>,
+    pub cache_read_count: Option<u64>,
     #[serde(rename = "cache_read_input_tokens")]
-    cache_read_a: Option<u64>,
+    pub cache_read_a: Option<u64>,
     #[serde(rename = "cacheWriteInputTokens")]
-    cache_write: Option<u64>,
+    pub cache_write: Option<u64>,
     #[serde(rename = "cacheWriteInputTokenCount")]
-    cache_write_count: Option<u64>,
+    pub cache_write_count: Option<u64>,
     #[serde(rename = "cache_creation_input_tokens")]
-    cache_write_a: Option<u64>,
+    pub cache_write_a: Option<u64>,
     #[serde(rename = "cacheDetails")]
-    cache_details: Option<Vec<CacheDetail>>,
-    cache_creation: Option<AnthropicCacheCreation>,
+    pub cache_details: Option<Vec<CacheDetail>>,
+    pub cache_creation: Option<AnthropicCacheCreation>,
 }
 
-#[derive(Deserialize)]
-struct CacheDetail {
-    ttl: Option<String>,
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct CacheDetail {
+    pub ttl: Option<String>,
     #[serde(rename = "inputTokens")]
-    input_tokens: Option<u64>,
+    pub input_tokens: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct AnthropicCacheCreation {
-    ephemeral_1h_input_tokens: Option<u64>,
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct AnthropicCacheCreation {
+    pub ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl UsageBlock {
@@ -129,10 +131,10 @@ impl UsageBlock {
 /// What bfx needs of `outputBodyJson`: an object for Converse and
 /// InvokeModel (usage and latency), an array of stream events for the
 /// streaming operations (skipped: the record's own counts cover them).
-#[derive(Default)]
-struct OutputBody {
-    usage: Option<UsageBlock>,
-    latency_ms: Option<u64>,
+#[derive(Default, Debug, PartialEq)]
+pub(super) struct OutputBody {
+    pub usage: Option<UsageBlock>,
+    pub latency_ms: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for OutputBody {
@@ -193,14 +195,22 @@ struct Metrics {
     latency_ms: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct InputBody<'a> {
-    #[serde(borrow)]
-    system: Option<&'a RawValue>,
-    #[serde(borrow, rename = "toolConfig")]
-    tool_config: Option<&'a RawValue>,
-    #[serde(borrow)]
-    tools: Option<&'a RawValue>,
+/// The parts of a request body that make up its cacheable prefix, as raw
+/// JSON text (`null` reads as absent).
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct InputBody<'a> {
+    #[serde(borrow, default, deserialize_with = "raw_text")]
+    pub system: Option<&'a str>,
+    #[serde(borrow, default, rename = "toolConfig", deserialize_with = "raw_text")]
+    pub tool_config: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "raw_text")]
+    pub tools: Option<&'a str>,
+}
+
+/// A value's raw JSON text, as serde_json's `RawValue` borrows it. (With
+/// `deserialize_with`, a missing field needs `default` to read as `None`.)
+fn raw_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    Ok(Option::<&'de RawValue>::deserialize(d)?.map(RawValue::get))
 }
 
 /// What a logged request body says about caching, without keeping it.
@@ -228,9 +238,9 @@ impl InputBody<'_> {
             return None;
         }
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(self.system.map_or("", |s| s.get()).as_bytes());
+        h.update(self.system.unwrap_or("").as_bytes());
         h.update(b"\0");
-        h.update(tools.map_or("", |s| s.get()).as_bytes());
+        h.update(tools.unwrap_or("").as_bytes());
         Some(h.digest())
     }
 }
@@ -295,13 +305,33 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
     Some(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60_000 + se * 1000 + ms - offset_min * 60_000)
 }
 
-fn empty_record(kind: UsageSourceKind, convention: TokenConvention, model: String) -> UsageRecord {
+/// The shared allocation for a name (model, region, identity), from a
+/// per-thread table. The table is emptied when it reaches 4,096 names, so
+/// memory stays bounded however many identities a log holds.
+pub fn intern(name: &str) -> Name {
+    thread_local! {
+        static NAMES: std::cell::RefCell<crate::hash::FxHashSet<Name>> = Default::default();
+    }
+    NAMES.with_borrow_mut(|names| {
+        if let Some(n) = names.get(name) {
+            return n.clone();
+        }
+        if names.len() >= 4096 {
+            names.clear();
+        }
+        let n: Name = name.into();
+        names.insert(n.clone());
+        n
+    })
+}
+
+fn empty_record(kind: UsageSourceKind, convention: TokenConvention, model: &str) -> UsageRecord {
     UsageRecord {
         kind,
         convention,
         request_id: None,
         ts_ms: None,
-        model,
+        model: intern(model),
         region: None,
         inference_region: None,
         identity: None,
@@ -320,20 +350,39 @@ fn empty_record(kind: UsageSourceKind, convention: TokenConvention, model: Strin
 }
 
 /// Parses a Bedrock model-invocation log record.
+///
+/// The common shape is read by [`super::scan`], a walk over the text that
+/// keeps a handful of fields; anything it does not handle exactly as serde
+/// would (escapes in kept strings, odd types, duplicate keys, bad JSON) is
+/// read by serde, which also words the error.
 pub fn invocation_log(msg: &str) -> Result<UsageRecord, String> {
     let msg = msg.trim();
-    let r: InvRecord<'_> = serde_json::from_str(msg).map_err(|e| format!("invocation-log record: {e}"))?;
+    let r = match super::scan::invocation_record(msg) {
+        Some(r) => r,
+        None => invocation_record_serde(msg)?,
+    };
+    Ok(usage_of(r, msg))
+}
+
+/// The serde reading of an invocation-log record: the reference the fast
+/// walk is tested against.
+pub(super) fn invocation_record_serde(msg: &str) -> Result<InvRecord<'_>, String> {
+    serde_json::from_str(msg).map_err(|e| format!("invocation-log record: {e}"))
+}
+
+fn usage_of(r: InvRecord<'_>, msg: &str) -> UsageRecord {
     let s = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
+    let name = |c: Option<Cow<'_, str>>| c.as_deref().map(intern);
     let mut u = empty_record(
         UsageSourceKind::InvocationLog,
         TokenConvention::CacheSeparate,
-        r.model_id.map(Cow::into_owned).unwrap_or_default(),
+        r.model_id.as_deref().unwrap_or_default(),
     );
     u.ts_ms = r.timestamp.as_deref().and_then(parse_iso_ms);
     u.request_id = s(r.request_id);
-    u.region = s(r.region);
-    u.inference_region = s(r.inference_region);
-    u.identity = r.identity.and_then(|i| s(i.arn));
+    u.region = name(r.region);
+    u.inference_region = name(r.inference_region);
+    u.identity = r.identity.and_then(|i| name(i.arn));
     u.error_code = s(r.error_code);
     let (mut input, mut output) = (None, None);
     let mut ttl_1h = false;
@@ -374,7 +423,7 @@ pub fn invocation_log(msg: &str) -> Result<UsageRecord, String> {
     u.complete = input.is_some() && output.is_some();
     u.input = input.unwrap_or(0);
     u.output = output.unwrap_or(0);
-    Ok(u)
+    u
 }
 
 fn num(v: Option<&Value>) -> Option<u64> {
@@ -412,7 +461,7 @@ pub fn from_json(doc: &Value, fields: &FieldMap) -> Option<UsageRecord> {
         _ => return None,
     };
     let model = first_str(doc, &fields.model).unwrap_or_default();
-    let mut u = empty_record(kind, TokenConvention::CacheSeparate, model);
+    let mut u = empty_record(kind, TokenConvention::CacheSeparate, &model);
     let (input, output) = if kind == UsageSourceKind::InvocationMetrics {
         u.cache_read = num(usage.get("cacheReadInputTokenCount"));
         u.cache_write = num(usage.get("cacheWriteInputTokenCount"));
@@ -434,12 +483,12 @@ pub fn from_json(doc: &Value, fields: &FieldMap) -> Option<UsageRecord> {
         Value::Number(n) => n.as_i64(),
         _ => None,
     });
-    u.region = first_str(doc, &fields.region);
-    u.inference_region = str_at(doc, &["inferenceRegion"]).map(str::to_string);
+    u.region = first_str(doc, &fields.region).as_deref().map(intern);
+    u.inference_region = str_at(doc, &["inferenceRegion"]).map(intern);
     u.identity = str_at(doc, &["identity", "arn"])
         .or_else(|| str_at(doc, &["identity"]))
         .or_else(|| str_at(doc, &["service"]))
-        .map(str::to_string);
+        .map(intern);
     u.complete = input.is_some() && output.is_some();
     u.input = input.unwrap_or(0);
     u.output = output.unwrap_or(0);
@@ -464,7 +513,7 @@ fn otel_span(doc: &Value, attrs: &Value) -> UsageRecord {
         _ if i < cache => TokenConvention::CacheSeparate,
         _ => TokenConvention::CacheIncludedAssumed,
     };
-    let mut u = empty_record(UsageSourceKind::OtelSpan, convention, model);
+    let mut u = empty_record(UsageSourceKind::OtelSpan, convention, &model);
     u.input = if convention == TokenConvention::CacheSeparate { i } else { i - cache };
     u.output = o;
     u.cache_read = read;
@@ -475,8 +524,8 @@ fn otel_span(doc: &Value, attrs: &Value) -> UsageRecord {
     let start_ns = num(doc.get("startTimeUnixNano"));
     u.ts_ms = start_ns.map(|n| (n / 1_000_000) as i64);
     u.latency_ms = a("gen_ai.server.request.duration").or_else(|| num(doc.get("durationNano")).map(|n| n / 1_000_000));
-    u.identity = str_at(doc, &["resource", "attributes", "service.name"]).map(str::to_string);
-    u.region = attrs.get("cloud.region").and_then(Value::as_str).map(str::to_string);
+    u.identity = str_at(doc, &["resource", "attributes", "service.name"]).map(intern);
+    u.region = attrs.get("cloud.region").and_then(Value::as_str).map(intern);
     u
 }
 
