@@ -74,7 +74,11 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("invocation_log_record_parse", |b| {
         b.iter(|| {
-            records.iter().filter_map(|r| bfx::usage::parse::invocation_log(r).ok()).map(|u| u.input).sum::<u64>()
+            records
+                .iter()
+                .filter_map(|r| bfx::usage::parse::invocation_log(r).ok().flatten())
+                .map(|u| u.input)
+                .sum::<u64>()
         })
     });
     g.finish();

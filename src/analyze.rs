@@ -350,8 +350,8 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                         line: e.line,
                         dedup,
                         kind: r.kind,
-                        event: r.event.map(Box::new),
-                        agent: r.agent.map(Box::new),
+                        event: r.event,
+                        agent: r.agent,
                         usage: r.usage,
                     });
                 }
@@ -472,6 +472,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                 let mut kinds: BTreeMap<PayloadKind, u64> = BTreeMap::new();
                 let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
                 let mut outside = 0u64;
+                usage_records.reserve(events.iter().filter(|e| e.usage.is_some()).count());
                 for e in events {
                     report.lines.lines_read += 1;
                     // A record's own time first; events without any time are kept.

@@ -52,9 +52,11 @@ pub struct Routed {
     /// The payload kind.
     pub kind: PayloadKind,
     /// The botocore event, with the record's thread name if it has one.
-    pub event: Option<(EventKind, Option<String>)>,
+    /// (Boxed, like `agent` and `usage`: most messages carry at most one of
+    /// them, and routed batches are moved around whole.)
+    pub event: Option<Box<(EventKind, Option<String>)>>,
     /// What an agent log record says about model calls, turns and hops.
-    pub agent: Option<AgentPart>,
+    pub agent: Option<Box<AgentPart>>,
     /// Token usage the message carries.
     pub usage: Option<Box<UsageRecord>>,
 }
@@ -65,10 +67,25 @@ impl Routed {
     }
 }
 
+const INVOCATION_LOG_MARK: &[u8] = b"\"ModelInvocationLog\"";
 static INVOCATION_LOG: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"ModelInvocationLog\""));
-static SCHEMA_TYPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"schemaType\""));
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(INVOCATION_LOG_MARK));
+static INVOCATION_LOG_REV: std::sync::LazyLock<memchr::memmem::FinderRev<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::FinderRev::new(INVOCATION_LOG_MARK));
+
+/// Whether a JSON record mentions `"ModelInvocationLog"`, the value of an
+/// invocation-log record's `schemaType` (the parser then checks the key).
+/// Bedrock writes `schemaType` first or last (2026 records put it last),
+/// so both ends are looked at before the whole record.
+fn mentions_invocation_log(record: &[u8]) -> bool {
+    const END: usize = 128;
+    if record.len() <= 2 * END {
+        return INVOCATION_LOG.find(record).is_some();
+    }
+    INVOCATION_LOG.find(&record[..END]).is_some()
+        || INVOCATION_LOG_REV.rfind(&record[record.len() - END..]).is_some()
+        || INVOCATION_LOG.find(record).is_some()
+}
 
 /// A Converse or Anthropic request body (`messages` plus request fields),
 /// as Bedrock writes to large-payload `data/` objects.
@@ -87,17 +104,19 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
     let bytes = first.as_bytes();
     let trimmed = message.trim_start();
     if trimmed.starts_with('{') {
-        // Key order is not stable (2026 records put schemaType last): look
-        // for the marker anywhere in the record.
-        if INVOCATION_LOG.find(trimmed.as_bytes()).is_some() && SCHEMA_TYPE.find(trimmed.as_bytes()).is_some() {
-            return match usage::parse::invocation_log(trimmed) {
-                Ok(u) => Routed { usage: Some(Box::new(u)), ..Routed::kind(PayloadKind::InvocationLog) },
-                Err(_) => Routed::kind(PayloadKind::Unrecognized),
-            };
+        if mentions_invocation_log(trimmed.as_bytes()) {
+            match usage::parse::invocation_log(trimmed) {
+                Ok(Some(u)) => {
+                    return Routed { usage: Some(Box::new(u)), ..Routed::kind(PayloadKind::InvocationLog) };
+                }
+                // Another JSON record that only mentions the name: read below.
+                Ok(None) => {}
+                Err(_) => return Routed::kind(PayloadKind::Unrecognized),
+            }
         }
         return match serde_json::from_str::<serde_json::Value>(trimmed.trim_end()) {
             Ok(doc) => {
-                let agent = agent::parse_json(&doc, fields);
+                let agent = agent::parse_json(&doc, fields).map(Box::new);
                 let usage = usage::parse::from_json(&doc, fields).map(Box::new);
                 let strands = doc.get("logger").and_then(|l| l.as_str()).is_some_and(|l| l.starts_with("strands"));
                 let kind = if strands {
@@ -126,7 +145,7 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
                 return match m {
                     Message::Event(k) => Routed {
                         kind: PayloadKind::BotocoreEvent,
-                        event: Some((k, p.thread.map(|t| String::from_utf8_lossy(t).into_owned()))),
+                        event: Some(Box::new((k, p.thread.map(|t| String::from_utf8_lossy(t).into_owned())))),
                         agent: None,
                         usage: None,
                     },
@@ -136,11 +155,16 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
                 };
             }
             if logger.starts_with(b"strands") {
-                let agent = agent::parse_strands(&String::from_utf8_lossy(p.message)).map(|k| (k, None));
+                let agent = agent::parse_strands(&String::from_utf8_lossy(p.message)).map(|k| Box::new((k, None)));
                 return Routed { kind: PayloadKind::Strands, event: None, agent, usage: None };
             }
             if let Some(k) = agent::error_line(message) {
-                return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)), usage: None };
+                return Routed {
+                    kind: PayloadKind::BedrockError,
+                    event: None,
+                    agent: Some(Box::new((k, None))),
+                    usage: None,
+                };
             }
             return Routed { kind: PayloadKind::OtherLogRecord, event: None, agent: None, usage: None };
         }
@@ -152,7 +176,7 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
         return Routed { kind: PayloadKind::LambdaPlatform, event: None, agent: None, usage: None };
     }
     if let Some(k) = agent::error_line(message) {
-        return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some((k, None)), usage: None };
+        return Routed { kind: PayloadKind::BedrockError, event: None, agent: Some(Box::new((k, None))), usage: None };
     }
     Routed { kind: PayloadKind::Unrecognized, event: None, agent: None, usage: None }
 }
@@ -174,6 +198,11 @@ mod tests {
             PayloadKind::InvocationLog
         );
         assert_eq!(route(r#"{"level":"INFO","message":"hi"}"#, &f, &m).kind, PayloadKind::AppJson);
+        // The schema name must be the record's own `schemaType`, not a nested one.
+        assert_eq!(
+            route(r#"{"level":"INFO","wrapped":{"schemaType":"ModelInvocationLog","requestId":"r"}}"#, &f, &m).kind,
+            PayloadKind::AppJson
+        );
         assert_eq!(
             route("DEBUG:strands.event_loop._retry:retry_delay_seconds=<4>, max_attempts=<6>, current_attempt=<1> | ModelThrottledException encountered | delaying before next retry", &f, &m).kind,
             PayloadKind::Strands

@@ -171,10 +171,12 @@ pub fn dedup(records: Vec<UsageRecord>) -> (Vec<UsageRecord>, DedupStats) {
     for &i in keep.values() {
         kept[i] = true;
     }
-    let out: Vec<UsageRecord> =
-        records.into_iter().zip(kept).filter(|(r, k)| *k || r.request_id.is_none()).map(|(r, _)| r).collect();
-    stats.duplicates_dropped = stats.records - out.len() as u64;
-    (out, stats)
+    // In place: no second copy of what may be millions of records.
+    let mut records = records;
+    let mut kept = kept.into_iter();
+    records.retain(|r| kept.next().unwrap_or(false) || r.request_id.is_none());
+    stats.duplicates_dropped = stats.records - records.len() as u64;
+    (records, stats)
 }
 
 #[cfg(test)]

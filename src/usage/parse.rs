@@ -33,6 +33,8 @@ pub(super) struct InvRecord<'a> {
     #[serde(borrow)]
     pub error_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    pub schema_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     pub input: Option<InvInput<'a>>,
     pub output: Option<InvOutput>,
 }
@@ -349,19 +351,23 @@ fn empty_record(kind: UsageSourceKind, convention: TokenConvention, model: &str)
     }
 }
 
-/// Parses a Bedrock model-invocation log record.
+/// Parses a Bedrock model-invocation log record: `Ok(None)` for well-formed
+/// JSON whose top-level `schemaType` is not `ModelInvocationLog`.
 ///
 /// The common shape is read by [`super::scan`], a walk over the text that
 /// keeps a handful of fields; anything it does not handle exactly as serde
 /// would (escapes in kept strings, odd types, duplicate keys, bad JSON) is
 /// read by serde, which also words the error.
-pub fn invocation_log(msg: &str) -> Result<UsageRecord, String> {
+pub fn invocation_log(msg: &str) -> Result<Option<UsageRecord>, String> {
     let msg = msg.trim();
     let r = match super::scan::invocation_record(msg) {
         Some(r) => r,
         None => invocation_record_serde(msg)?,
     };
-    Ok(usage_of(r, msg))
+    if r.schema_type.as_deref() != Some("ModelInvocationLog") {
+        return Ok(None);
+    }
+    Ok(Some(usage_of(r, msg)))
 }
 
 /// The serde reading of an invocation-log record: the reference the fast
@@ -545,7 +551,7 @@ mod tests {
     fn shared_2026_capture_records() {
         // From shared/formats/bedrock_invocation_logs/captured_format_reference_2026.md (compacted).
         let rec = r#"{"timestamp":"2026-04-19T23:57:01Z","accountId":"123456789012","region":"us-west-2","requestId":"5346af27-8f56-4fb8-a6de-058be7a50818","operation":"ConverseStream","modelId":"global.anthropic.claude-opus-4-6-v1","input":{"inputContentType":"application/json","inputBodyJson":{"messages":"[...truncated...]"},"inputTokenCount":3,"cacheReadInputTokenCount":0,"cacheWriteInputTokenCount":24479},"output":{"outputContentType":"application/json","outputBodyJson":{"output":"[...truncated...]","stopReason":"end_turn","metrics":{"latencyMs":7460},"usage":{"inputTokens":3,"cacheReadInputTokens":0,"cacheWriteInputTokens":24479,"outputTokens":52,"totalTokens":24534}},"outputTokenCount":52},"identity":{"arn":"arn:aws:iam::123456789012:user/your-br-api-key"},"inferenceRegion":"us-east-2","schemaType":"ModelInvocationLog","schemaVersion":"1.0"}"#;
-        let u = invocation_log(rec).unwrap();
+        let u = invocation_log(rec).unwrap().unwrap();
         assert_eq!((u.input, u.output, u.cache_read, u.cache_write), (3, 52, Some(0), Some(24479)));
         assert_eq!(u.inference_region.as_deref(), Some("us-east-2"));
         assert_eq!(u.latency_ms, Some(7460));

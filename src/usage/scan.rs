@@ -37,6 +37,7 @@ pub(super) fn invocation_record(msg: &str) -> Option<InvRecord<'_>> {
             b"region" => s.kept_str(&mut r.region).map(|_| 3),
             b"inferenceRegion" => s.kept_str(&mut r.inference_region).map(|_| 4),
             b"errorCode" => s.kept_str(&mut r.error_code).map(|_| 5),
+            b"schemaType" => s.kept_str(&mut r.schema_type).map(|_| 9),
             b"identity" => s.identity(&mut r.identity).map(|_| 6),
             b"input" => s.input(&mut r.input).map(|_| 7),
             b"output" => s.output(&mut r.output).map(|_| 8),
@@ -498,20 +499,24 @@ impl<'a> Scan<'a> {
 /// where a SIMD search costs more to set up than it saves.
 #[inline]
 fn string_stop(b: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-        // Bytes below 0x20; ≥ 0x80 are excluded by `!w`. A borrow can only
-        // flag a byte above one that truly matched, so the lowest flag is exact.
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let hit = zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) | control;
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while i + 16 <= b.len() {
+            // SAFETY: SSE2 is in x86_64's baseline; the load reads b[i..i + 16], in bounds.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(b.as_ptr().add(i).cast());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+            };
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize);
+            }
+            i += 16;
         }
-        i += 8;
     }
     b[i.min(b.len())..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| i + p)
 }
