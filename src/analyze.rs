@@ -472,6 +472,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                 let mut kinds: BTreeMap<PayloadKind, u64> = BTreeMap::new();
                 let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
                 let mut outside = 0u64;
+                seen.reserve(events.len());
                 usage_records.reserve(events.iter().filter(|e| e.usage.is_some()).count());
                 for e in events {
                     report.lines.lines_read += 1;
