@@ -307,6 +307,47 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+impl<R: BufRead + Send> LineReader<R> {
+    /// Reads the whole stream batch by batch (about `target_bytes` each),
+    /// handing each batch to `process` in order, until the stream ends,
+    /// `process` returns `false`, or a read fails. The lines read before a
+    /// failure are processed before the error is returned, so nothing that
+    /// was decompressed is lost.
+    ///
+    /// The next batch is read while `process` handles the current one, on
+    /// another rayon worker when one is free (`rayon::join`), so gunzip and
+    /// framing overlap parsing. With one thread the two run in turn, in the
+    /// same order; results never depend on the overlap.
+    pub fn for_each_batch(
+        &mut self,
+        target_bytes: usize,
+        mut process: impl FnMut(&LineBatch) -> bool + Send,
+    ) -> io::Result<()> {
+        let mut current = LineBatch::default();
+        let mut next = LineBatch::default();
+        let mut read = self.read_batch(&mut current, target_bytes);
+        loop {
+            match read {
+                Ok(false) => return Ok(()),
+                Err(e) => {
+                    if !current.lines.is_empty() {
+                        process(&current);
+                    }
+                    return Err(e);
+                }
+                Ok(true) => {
+                    let (r, go_on) = rayon::join(|| self.read_batch(&mut next, target_bytes), || process(&current));
+                    if !go_on {
+                        return Ok(());
+                    }
+                    read = r;
+                    std::mem::swap(&mut current, &mut next);
+                }
+            }
+        }
+    }
+}
+
 /// Appends part of the line that starts at `start`, keeping at most
 /// [`MAX_LINE_BYTES`] of it.
 fn append_capped(batch: &mut LineBatch, start: usize, bytes: &[u8], oversized: &mut bool) {

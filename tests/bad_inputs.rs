@@ -124,3 +124,98 @@ fn bad_log_format_is_a_usage_error() {
     assert_eq!(code, 1);
     assert!(stderr.contains("must contain %(name)s"), "{stderr}");
 }
+
+/// What a streaming gunzip recovers from a truncated object: every byte it
+/// can decode before the cut.
+fn recoverable(truncated: &[u8]) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let _ = flate2::read::MultiGzDecoder::new(truncated).read_to_end(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+fn lines_of(v: &serde_json::Value) -> serde_json::Value {
+    v["sources"][0]["lines"].clone()
+}
+
+/// Regression: a truncated gzip of JSON lines (invocation logs) or of a
+/// CloudWatch export dropped the whole read batch the cut fell in (up to
+/// 4 MiB of lines: all of a small object), while the error said the events
+/// before it were analyzed.
+#[test]
+fn truncated_gzip_json_lines_and_exports_keep_every_line_before_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Invocation-log records, each with its own request id.
+    let mut text = String::new();
+    let records = invocation_log_lines();
+    for copy in 0..5 {
+        for r in &records {
+            let id = serde_json::from_str::<serde_json::Value>(r).unwrap()["requestId"].as_str().unwrap().to_string();
+            text.push_str(&r.replacen(&id, &format!("{copy:08x}{}", &id[8..]), 1));
+            text.push('\n');
+        }
+    }
+    let gz = gzip(text.as_bytes());
+    let cut = &gz[..gz.len() * 3 / 5];
+    let got = recoverable(cut);
+    let complete = got.matches('\n').count() as u64;
+    let partial = u64::from(!got.ends_with('\n'));
+    assert!(complete > 500 && (complete as usize) < records.len() * 5, "the cut falls inside the records");
+    let path = dir.path().join("20261103T005901234Z_7de8fab6ae193e58.json.gz");
+    std::fs::write(&path, cut).unwrap();
+    let (code, stdout, _) = bfx(&["analyze", "--format", "json", "-q", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines = lines_of(&v);
+    assert_eq!(lines["lines_read"], complete + partial);
+    assert_eq!(lines["parsed"], complete);
+    assert_eq!(lines["unrecognized"], partial);
+    // The fixture repeats some request ids on purpose (de-duplication).
+    let ids: std::collections::BTreeSet<String> = got
+        .lines()
+        .take(complete as usize)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["requestId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(v["usage"]["totals"]["requests"], ids.len());
+    let error = v["sources"][0]["error"].as_str().unwrap();
+    assert!(error.contains(&format!("read failed after line {}", complete + partial)), "{error}");
+
+    // A CloudWatch export object: every timestamped line starts an event.
+    let export = std::fs::read(fixture(
+        "cloudwatch/export/exportedlogs/5e0c9a2f-7d41-4a36-9b0e-2c8f1d3a6b57/chat-api-app-5f0c2d7e9a1b4c3d/000000.gz",
+    ))
+    .unwrap();
+    let cut = &export[..export.len() / 2];
+    let got = recoverable(cut);
+    let events = got
+        .split('\n')
+        .filter(|l| {
+            let b = l.as_bytes();
+            b.len() > 24 && b[24] == b' ' && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z'
+        })
+        .count() as u64;
+    assert!(events > 10);
+    let path = dir.path().join("exportedlogs/task/stream/000000.gz");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, cut).unwrap();
+    let (code, stdout, _) = bfx(&["analyze", "--format", "json", "-q", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(lines_of(&v)["lines_read"], events);
+}
+
+/// The invocation-log lines of the committed S3 fixture.
+fn invocation_log_lines() -> Vec<String> {
+    use std::io::BufRead;
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(fixture("usage/s3")).sort_by_file_name() {
+        let e = e.unwrap();
+        if !e.file_type().is_file() || e.path().to_string_lossy().contains("/data/") {
+            continue;
+        }
+        let gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(e.path()).unwrap());
+        out.extend(std::io::BufReader::new(gz).lines().map(Result::unwrap));
+    }
+    out
+}

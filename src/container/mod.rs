@@ -140,7 +140,7 @@ pub fn read_events(
     kind: ContainerKind,
     reader: Box<dyn BufRead + Send + '_>,
     stream_hint: &str,
-    on_batch: &mut dyn FnMut(&[CwEvent<'_>]),
+    on_batch: &mut (dyn FnMut(&[CwEvent<'_>]) + Send),
 ) -> Result<ContainerStats, String> {
     let mut stats = ContainerStats::default();
     if kind == ContainerKind::ExportTask {
@@ -168,12 +168,11 @@ pub fn read_events(
 fn read_json_lines(
     reader: Box<dyn BufRead + Send + '_>,
     stream_hint: &str,
-    on_batch: &mut dyn FnMut(&[CwEvent<'_>]),
+    on_batch: &mut (dyn FnMut(&[CwEvent<'_>]) + Send),
 ) -> Result<(), String> {
     let mut lines = LineReader::new(reader);
-    let mut batch = LineBatch::default();
     let mut n = 0u64;
-    while lines.read_batch(&mut batch, EXPORT_BATCH_BYTES).map_err(|e| format!("read failed after line {n}: {e}"))? {
+    let read = lines.for_each_batch(EXPORT_BATCH_BYTES, |batch| {
         let mut events = Vec::with_capacity(batch.lines.len());
         // One validation of the whole batch is much cheaper than one per line.
         let text = std::str::from_utf8(&batch.data).ok();
@@ -184,7 +183,7 @@ fn read_json_lines(
                 continue;
             }
             let span = batch.lines[i];
-            let message = batch_str(&batch, text, span.start, span.end);
+            let message = batch_str(batch, text, span.start, span.end);
             events.push(CwEvent {
                 group: None,
                 stream: Cow::Borrowed(stream_hint),
@@ -195,8 +194,9 @@ fn read_json_lines(
             });
         }
         on_batch(&events);
-    }
-    Ok(())
+        true
+    });
+    read.map_err(|e| format!("read failed after line {n}: {e}"))
 }
 
 /// The JSON and CSV shapes, whose parsers hand over owned events one by one.
@@ -351,25 +351,12 @@ fn read_export(
     stream: &str,
     stats: &mut ContainerStats,
     batch_bytes: usize,
-    on_batch: &mut dyn FnMut(&[CwEvent<'_>]),
+    on_batch: &mut (dyn FnMut(&[CwEvent<'_>]) + Send),
 ) -> Result<(), String> {
     let mut lines = LineReader::new(reader);
-    let mut batch = LineBatch::default();
     let mut n = 0u64;
     let mut carry: Option<CwEvent<'static>> = None;
-    loop {
-        let more = match lines.read_batch(&mut batch, batch_bytes) {
-            Ok(m) => m,
-            Err(e) => {
-                if let Some(c) = carry.take() {
-                    on_batch(&[c]);
-                }
-                return Err(format!("read failed after line {n}: {e}"));
-            }
-        };
-        if !more {
-            break;
-        }
+    let read = lines.for_each_batch(batch_bytes, |batch| {
         let mut evs: Vec<CwEvent<'_>> = Vec::with_capacity(batch.lines.len());
         let mut cur: Option<(usize, usize, u64, i64)> = None;
         // One validation of the whole batch is much cheaper than one per line.
@@ -382,7 +369,7 @@ fn read_export(
                     evs.push(c);
                 }
                 if let Some((a, b, ln, ts)) = cur.take() {
-                    evs.push(export_event(&batch, text, stream, (a, b, ln, ts)));
+                    evs.push(export_event(batch, text, stream, (a, b, ln, ts)));
                 }
                 cur = Some((i, i, n, export_ts(&line[..24]).unwrap_or(0)));
             } else if let Some(c) = cur.as_mut() {
@@ -397,14 +384,15 @@ fn read_export(
             }
         }
         if let Some((a, b, ln, ts)) = cur.take() {
-            carry = Some(into_owned(export_event(&batch, text, stream, (a, b, ln, ts))));
+            carry = Some(into_owned(export_event(batch, text, stream, (a, b, ln, ts))));
         }
         on_batch(&evs);
-    }
+        true
+    });
     if let Some(c) = carry.take() {
         on_batch(&[c]);
     }
-    Ok(())
+    read.map_err(|e| format!("read failed after line {n}: {e}"))
 }
 
 /// `batch.data[from..to]` as text: borrowed from the batch's text when the

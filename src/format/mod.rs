@@ -115,7 +115,7 @@ pub fn parse_reader(
     reader: Box<dyn std::io::BufRead + Send + '_>,
     compression: Compression,
     opts: &ParseOptions,
-    sink: &mut dyn EventSink,
+    sink: &mut (dyn EventSink + Send),
 ) -> Result<SourceReport, SourceError> {
     let formats: Vec<LineFormat> = match &opts.custom {
         Some(f) => vec![f.clone()],
@@ -130,33 +130,28 @@ pub fn parse_reader(
         extra_warnings: 0,
     };
     let mut lines = LineReader::new(reader);
-    let mut batch = LineBatch::default();
     let batch_bytes = if opts.batch_bytes == 0 { 4 << 20 } else { opts.batch_bytes };
-    let mut first = true;
-    loop {
-        let more = match lines.read_batch(&mut batch, batch_bytes) {
-            Ok(m) => m,
-            Err(e) => {
-                // Analyze what was read before the failure, then stop.
-                let line_no = report.lines.lines_read + batch.lines.len() as u64;
-                framer.process_batch(index, &batch, &mut report, sink);
-                report.error = Some(
-                    SourceError::Read { input: name.to_string(), line: line_no, message: e.to_string() }.to_string(),
-                );
-                break;
-            }
-        };
-        if !more {
-            break;
-        }
-        if first {
-            first = false;
+    let mut binary_at = None;
+    let mut lines_read = 0u64;
+    // The lines read before a failure are analyzed, then the error is kept.
+    let read = lines.for_each_batch(batch_bytes, |batch| {
+        if lines_read == 0 {
             let head = &batch.data[..batch.data.len().min(8192)];
-            if let Some(offset) = memchr::memchr(0, head) {
-                return Err(SourceError::Binary { input: name.to_string(), offset: offset as u64 });
+            binary_at = memchr::memchr(0, head);
+            if binary_at.is_some() {
+                return false;
             }
         }
-        framer.process_batch(index, &batch, &mut report, sink);
+        lines_read += batch.lines.len() as u64;
+        framer.process_batch(index, batch, &mut report, sink);
+        true
+    });
+    if let Some(offset) = binary_at {
+        return Err(SourceError::Binary { input: name.to_string(), offset: offset as u64 });
+    }
+    if let Err(e) = read {
+        report.error =
+            Some(SourceError::Read { input: name.to_string(), line: lines_read, message: e.to_string() }.to_string());
     }
     if framer.extra_warnings > 0 {
         report.warnings.push(format!("{name}: {} more warnings not shown", framer.extra_warnings));
