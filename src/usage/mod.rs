@@ -152,7 +152,7 @@ pub struct DedupStats {
 /// De-duplicates by request id, keeping the last complete record (the last
 /// record when none is complete). Records must be in input order; the result
 /// keeps the order of the records kept.
-pub fn dedup(records: Vec<UsageRecord>) -> (Vec<UsageRecord>, DedupStats) {
+pub fn dedup(mut records: Vec<UsageRecord>) -> (Vec<UsageRecord>, DedupStats) {
     let mut stats = DedupStats { records: records.len() as u64, ..Default::default() };
     let mut keep: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
     for (i, r) in records.iter().enumerate() {
@@ -172,7 +172,6 @@ pub fn dedup(records: Vec<UsageRecord>) -> (Vec<UsageRecord>, DedupStats) {
         kept[i] = true;
     }
     // In place: no second copy of what may be millions of records.
-    let mut records = records;
     let mut kept = kept.into_iter();
     records.retain(|r| kept.next().unwrap_or(false) || r.request_id.is_none());
     stats.duplicates_dropped = stats.records - records.len() as u64;

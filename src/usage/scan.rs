@@ -28,22 +28,18 @@ const MAX_DEPTH: u32 = 126;
 pub(super) fn invocation_record(msg: &str) -> Option<InvRecord<'_>> {
     let mut s = Scan { text: msg, b: msg.as_bytes(), i: 0 };
     let mut r = InvRecord::default();
-    let mut seen = 0u16;
-    s.object(0, |s, key| {
-        let bit = match key {
-            b"timestamp" => s.kept_str(&mut r.timestamp).map(|_| 0),
-            b"requestId" => s.kept_str(&mut r.request_id).map(|_| 1),
-            b"modelId" => s.kept_str(&mut r.model_id).map(|_| 2),
-            b"region" => s.kept_str(&mut r.region).map(|_| 3),
-            b"inferenceRegion" => s.kept_str(&mut r.inference_region).map(|_| 4),
-            b"errorCode" => s.kept_str(&mut r.error_code).map(|_| 5),
-            b"schemaType" => s.kept_str(&mut r.schema_type).map(|_| 9),
-            b"identity" => s.identity(&mut r.identity).map(|_| 6),
-            b"input" => s.input(&mut r.input).map(|_| 7),
-            b"output" => s.output(&mut r.output).map(|_| 8),
-            _ => return s.skip_value(1),
-        }?;
-        once(&mut seen, bit)
+    s.fields(0, |s, key| match key {
+        b"timestamp" => s.kept_str(&mut r.timestamp).map(|_| Some(0)),
+        b"requestId" => s.kept_str(&mut r.request_id).map(|_| Some(1)),
+        b"modelId" => s.kept_str(&mut r.model_id).map(|_| Some(2)),
+        b"region" => s.kept_str(&mut r.region).map(|_| Some(3)),
+        b"inferenceRegion" => s.kept_str(&mut r.inference_region).map(|_| Some(4)),
+        b"errorCode" => s.kept_str(&mut r.error_code).map(|_| Some(5)),
+        b"identity" => s.identity(&mut r.identity).map(|_| Some(6)),
+        b"input" => s.input(&mut r.input).map(|_| Some(7)),
+        b"output" => s.output(&mut r.output).map(|_| Some(8)),
+        b"schemaType" => s.kept_str(&mut r.schema_type).map(|_| Some(9)),
+        _ => s.skip_value(1).map(|_| None),
     })?;
     s.end()?;
     Some(r)
@@ -198,66 +194,70 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
-    fn identity(&mut self, out: &mut Option<Identity<'a>>) -> Option<()> {
+    /// A value that may be `null` (read as `None`); anything else is read
+    /// into a default `T` by `fill`.
+    fn nullable<T: Default>(
+        &mut self,
+        out: &mut Option<T>,
+        fill: impl FnOnce(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<()> {
         if self.null()? {
             *out = None;
             return Some(());
         }
-        let mut id = Identity::default();
-        let mut seen = 0u16;
-        self.object(1, |s, key| match key {
-            b"arn" => {
-                s.kept_str(&mut id.arn)?;
-                once(&mut seen, 0)
-            }
-            _ => s.skip_value(2),
-        })?;
-        *out = Some(id);
+        let mut v = T::default();
+        fill(self, &mut v)?;
+        *out = Some(v);
         Some(())
     }
 
-    fn input(&mut self, out: &mut Option<InvInput<'a>>) -> Option<()> {
-        if self.null()? {
-            *out = None;
-            return Some(());
-        }
-        let mut inp = InvInput::default();
+    /// Walks an object as serde's derived structs read it: `field` reads a
+    /// kept field and returns its number, or skips any other key and returns
+    /// `None`. A kept field seen twice is left to serde, which refuses it.
+    fn fields(&mut self, depth: u32, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<Option<u32>>) -> Option<()> {
         let mut seen = 0u16;
-        self.object(1, |s, key| {
-            let bit = match key {
-                b"inputTokenCount" => s.count(&mut inp.input_token_count).map(|_| 0),
-                b"cacheReadInputTokenCount" => s.count(&mut inp.cache_read_input_token_count).map(|_| 1),
-                b"cacheWriteInputTokenCount" => s.count(&mut inp.cache_write_input_token_count).map(|_| 2),
-                b"inputBodyJson" => s.input_body(&mut inp.input_body_json).map(|_| 3),
-                _ => return s.skip_value(2),
-            }?;
-            once(&mut seen, bit)
-        })?;
-        *out = Some(inp);
-        Some(())
+        self.object(depth, |s, key| match field(s, key)? {
+            Some(bit) => once(&mut seen, bit),
+            None => Some(()),
+        })
+    }
+
+    fn identity(&mut self, out: &mut Option<Identity<'a>>) -> Option<()> {
+        self.nullable(out, |s, id| {
+            s.fields(1, |s, key| match key {
+                b"arn" => s.kept_str(&mut id.arn).map(|_| Some(0)),
+                _ => s.skip_value(2).map(|_| None),
+            })
+        })
+    }
+
+    fn input(&mut self, out: &mut Option<InvInput<'a>>) -> Option<()> {
+        self.nullable(out, |s, inp| {
+            s.fields(1, |s, key| match key {
+                b"inputTokenCount" => s.count(&mut inp.input_token_count).map(|_| Some(0)),
+                b"cacheReadInputTokenCount" => s.count(&mut inp.cache_read_input_token_count).map(|_| Some(1)),
+                b"cacheWriteInputTokenCount" => s.count(&mut inp.cache_write_input_token_count).map(|_| Some(2)),
+                b"inputBodyJson" => s.input_body(&mut inp.input_body_json).map(|_| Some(3)),
+                _ => s.skip_value(2).map(|_| None),
+            })
+        })
     }
 
     /// The request body: only an object is read here (serde would map an
     /// array onto the fields by position).
     fn input_body(&mut self, out: &mut Option<InputBody<'a>>) -> Option<()> {
-        if self.null()? {
-            *out = None;
-            return Some(());
-        }
-        let mut body = InputBody::default();
-        let mut seen = 0u16;
-        self.object(2, |s, key| {
-            let (slot, bit) = match key {
-                b"system" => (&mut body.system, 0),
-                b"toolConfig" => (&mut body.tool_config, 1),
-                b"tools" => (&mut body.tools, 2),
-                _ => return s.skip_value(3),
-            };
-            *slot = s.raw_value(3)?;
-            once(&mut seen, bit)
-        })?;
-        *out = Some(body);
-        Some(())
+        self.nullable(out, |s, body| {
+            s.fields(2, |s, key| {
+                let (slot, bit) = match key {
+                    b"system" => (&mut body.system, 0),
+                    b"toolConfig" => (&mut body.tool_config, 1),
+                    b"tools" => (&mut body.tools, 2),
+                    _ => return s.skip_value(3).map(|_| None),
+                };
+                *slot = s.raw_value(3)?;
+                Some(Some(bit))
+            })
+        })
     }
 
     /// A value's raw text, as `RawValue` borrows it; `null` is absent.
@@ -271,22 +271,13 @@ impl<'a> Scan<'a> {
     }
 
     fn output(&mut self, out: &mut Option<InvOutput>) -> Option<()> {
-        if self.null()? {
-            *out = None;
-            return Some(());
-        }
-        let mut o = InvOutput::default();
-        let mut seen = 0u16;
-        self.object(1, |s, key| {
-            let bit = match key {
-                b"outputTokenCount" => s.count(&mut o.output_token_count).map(|_| 0),
-                b"outputBodyJson" => s.output_body(&mut o.output_body_json).map(|_| 1),
-                _ => return s.skip_value(2),
-            }?;
-            once(&mut seen, bit)
-        })?;
-        *out = Some(o);
-        Some(())
+        self.nullable(out, |s, o| {
+            s.fields(1, |s, key| match key {
+                b"outputTokenCount" => s.count(&mut o.output_token_count).map(|_| Some(0)),
+                b"outputBodyJson" => s.output_body(&mut o.output_body_json).map(|_| Some(1)),
+                _ => s.skip_value(2).map(|_| None),
+            })
+        })
     }
 
     /// `outputBodyJson`: an object (usage and latency), or a stream-event
@@ -316,102 +307,69 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
+    /// `metrics.latencyMs`: absent when `metrics` is `null` or lacks it.
     fn metrics(&mut self, latency_ms: &mut Option<u64>) -> Option<()> {
+        *latency_ms = None;
         if self.null()? {
-            *latency_ms = None;
             return Some(());
         }
-        let mut v = None;
-        let mut seen = 0u16;
-        self.object(3, |s, key| match key {
-            b"latencyMs" => {
-                s.count(&mut v)?;
-                once(&mut seen, 0)
-            }
-            _ => s.skip_value(4),
-        })?;
-        *latency_ms = v;
-        Some(())
+        self.fields(3, |s, key| match key {
+            b"latencyMs" => s.count(latency_ms).map(|_| Some(0)),
+            _ => s.skip_value(4).map(|_| None),
+        })
     }
 
     fn usage_block(&mut self, out: &mut Option<UsageBlock>) -> Option<()> {
-        if self.null()? {
-            *out = None;
-            return Some(());
-        }
-        let mut u = UsageBlock::default();
-        let mut seen = 0u16;
-        self.object(3, |s, key| {
-            let bit = match key {
-                b"inputTokens" => s.count(&mut u.input_tokens).map(|_| 0),
-                b"input_tokens" => s.count(&mut u.input_tokens_a).map(|_| 1),
-                b"outputTokens" => s.count(&mut u.output_tokens).map(|_| 2),
-                b"output_tokens" => s.count(&mut u.output_tokens_a).map(|_| 3),
-                b"cacheReadInputTokens" => s.count(&mut u.cache_read).map(|_| 4),
-                b"cacheReadInputTokenCount" => s.count(&mut u.cache_read_count).map(|_| 5),
-                b"cache_read_input_tokens" => s.count(&mut u.cache_read_a).map(|_| 6),
-                b"cacheWriteInputTokens" => s.count(&mut u.cache_write).map(|_| 7),
-                b"cacheWriteInputTokenCount" => s.count(&mut u.cache_write_count).map(|_| 8),
-                b"cache_creation_input_tokens" => s.count(&mut u.cache_write_a).map(|_| 9),
-                b"cacheDetails" => s.cache_details(&mut u.cache_details).map(|_| 10),
-                b"cache_creation" => s.cache_creation(&mut u.cache_creation).map(|_| 11),
-                _ => return s.skip_value(4),
-            }?;
-            once(&mut seen, bit)
-        })?;
-        *out = Some(u);
-        Some(())
+        self.nullable(out, |s, u| {
+            s.fields(3, |s, key| match key {
+                b"inputTokens" => s.count(&mut u.input_tokens).map(|_| Some(0)),
+                b"input_tokens" => s.count(&mut u.input_tokens_a).map(|_| Some(1)),
+                b"outputTokens" => s.count(&mut u.output_tokens).map(|_| Some(2)),
+                b"output_tokens" => s.count(&mut u.output_tokens_a).map(|_| Some(3)),
+                b"cacheReadInputTokens" => s.count(&mut u.cache_read).map(|_| Some(4)),
+                b"cacheReadInputTokenCount" => s.count(&mut u.cache_read_count).map(|_| Some(5)),
+                b"cache_read_input_tokens" => s.count(&mut u.cache_read_a).map(|_| Some(6)),
+                b"cacheWriteInputTokens" => s.count(&mut u.cache_write).map(|_| Some(7)),
+                b"cacheWriteInputTokenCount" => s.count(&mut u.cache_write_count).map(|_| Some(8)),
+                b"cache_creation_input_tokens" => s.count(&mut u.cache_write_a).map(|_| Some(9)),
+                b"cacheDetails" => s.cache_details(&mut u.cache_details).map(|_| Some(10)),
+                b"cache_creation" => s.cache_creation(&mut u.cache_creation).map(|_| Some(11)),
+                _ => s.skip_value(4).map(|_| None),
+            })
+        })
     }
 
     fn cache_details(&mut self, out: &mut Option<Vec<CacheDetail>>) -> Option<()> {
-        if self.null()? {
-            *out = None;
-            return Some(());
-        }
-        let mut v = Vec::new();
-        self.array(4, |s| {
-            // Only objects: serde would read an array positionally.
-            if s.peek()? != b'{' {
-                return None;
-            }
-            let mut d = CacheDetail::default();
-            let mut seen = 0u16;
-            s.object(5, |s, key| match key {
-                b"ttl" => {
-                    let mut ttl = None;
-                    s.kept_str(&mut ttl)?;
-                    d.ttl = ttl.map(Cow::into_owned);
-                    once(&mut seen, 0)
+        self.nullable(out, |s, details| {
+            s.array(4, |s| {
+                // Only objects: serde would read an array positionally.
+                if s.peek()? != b'{' {
+                    return None;
                 }
-                b"inputTokens" => {
-                    s.count(&mut d.input_tokens)?;
-                    once(&mut seen, 1)
-                }
-                _ => s.skip_value(6),
-            })?;
-            v.push(d);
-            Some(())
-        })?;
-        *out = Some(v);
-        Some(())
+                let mut d = CacheDetail::default();
+                s.fields(5, |s, key| match key {
+                    b"ttl" => {
+                        let mut ttl = None;
+                        s.kept_str(&mut ttl)?;
+                        d.ttl = ttl.map(Cow::into_owned);
+                        Some(Some(0))
+                    }
+                    b"inputTokens" => s.count(&mut d.input_tokens).map(|_| Some(1)),
+                    _ => s.skip_value(6).map(|_| None),
+                })?;
+                details.push(d);
+                Some(())
+            })
+        })
     }
 
     fn cache_creation(&mut self, out: &mut Option<AnthropicCacheCreation>) -> Option<()> {
-        if self.null()? {
-            *out = None;
-            return Some(());
-        }
-        let mut c = AnthropicCacheCreation::default();
-        let mut seen = 0u16;
-        self.object(4, |s, key| match key {
-            b"ephemeral_1h_input_tokens" => {
-                s.count(&mut c.ephemeral_1h_input_tokens)?;
-                once(&mut seen, 0)
-            }
-            _ => s.skip_value(5),
-        })?;
-        *out = Some(c);
-        Some(())
+        self.nullable(out, |s, c| {
+            s.fields(4, |s, key| match key {
+                b"ephemeral_1h_input_tokens" => s.count(&mut c.ephemeral_1h_input_tokens).map(|_| Some(0)),
+                _ => s.skip_value(5).map(|_| None),
+            })
+        })
     }
 
     /// Skips one value, checking that it is well-formed JSON.
