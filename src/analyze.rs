@@ -195,7 +195,8 @@ enum Parsed {
     Text(SourceSummary, Vec<Call>),
     /// A CloudWatch container: its events wait for de-duplication and
     /// per-stream ordering across all inputs.
-    Container(SourceReport, Vec<StreamEvent>, Vec<String>),
+    /// The usage records are in event order, one per event whose `usage` is set.
+    Container(SourceReport, Vec<StreamEvent>, Vec<String>, Vec<UsageRecord>),
     /// CUR 2.0 rows.
     Cur(SourceReport, Vec<CurRow>),
 }
@@ -213,7 +214,11 @@ struct StreamEvent {
     kind: PayloadKind,
     event: Option<Box<(EventKind, Option<String>)>>,
     agent: Option<Box<payload::AgentPart>>,
-    usage: Option<Box<UsageRecord>>,
+    /// The event carries the next of the source's usage records. (Records
+    /// are kept in one vector, not boxed per event: a box per record until
+    /// the merge doubled the memory, and page faults, of an invocation-log
+    /// run.)
+    usage: bool,
 }
 
 /// Stream names of one source, interned.
@@ -334,6 +339,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             let mut report = SourceReport::new(&input.name, compression);
             report.container = Some(kind);
             let mut events = Vec::new();
+            let mut usage = Vec::new();
             let mut table = StreamTable::default();
             let result = container::read_events(kind, reader, &hint, &mut |evs| {
                 // Routing is the costly part: classify the batch in parallel,
@@ -352,8 +358,11 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                         kind: r.kind,
                         event: r.event,
                         agent: r.agent,
-                        usage: r.usage,
+                        usage: r.usage.is_some(),
                     });
+                    if let Some(u) = r.usage {
+                        usage.push(*u);
+                    }
                 }
             });
             if events.is_empty() && result.as_ref().is_ok_and(|st| st.control_messages == 0) {
@@ -380,7 +389,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
                 }
                 Err(e) => report.error = Some(format!("{}: {e}; the events before it were analyzed", input.name)),
             }
-            Parsed::Container(report, events, table.names)
+            Parsed::Container(report, events, table.names, usage)
         }
     }
 }
@@ -458,7 +467,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                 sources.push(s);
                 calls.extend(c);
             }
-            Parsed::Container(mut report, events, names) => {
+            Parsed::Container(mut report, events, names, mut usage) => {
                 let global: Vec<usize> = names
                     .iter()
                     .map(|n| {
@@ -473,17 +482,29 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                 let mut unrec: BTreeMap<String, u64> = BTreeMap::new();
                 let mut outside = 0u64;
                 seen.reserve(events.len());
-                usage_records.reserve(events.iter().filter(|e| e.usage.is_some()).count());
+                // Which of the source's usage records are kept, in order.
+                let mut usage_kept = Vec::with_capacity(usage.len());
                 for e in events {
                     report.lines.lines_read += 1;
+                    let u = e.usage.then(|| &mut usage[usage_kept.len()]);
                     // A record's own time first; events without any time are kept.
-                    let ts = e.usage.as_ref().and_then(|u| u.ts_ms).or((e.ts_ms > 0).then_some(e.ts_ms));
+                    let ts = u.as_ref().and_then(|u| u.ts_ms).or((e.ts_ms > 0).then_some(e.ts_ms));
+                    let keep = !ts.is_some_and(|t| opts.outside(t)) && seen.insert(e.dedup);
+                    if let Some(u) = u {
+                        usage_kept.push(keep);
+                        if keep {
+                            u.loc = crate::timeline::Loc { source: i, line: e.line };
+                            if u.ts_ms.is_none() && e.ts_ms > 0 {
+                                u.ts_ms = Some(e.ts_ms);
+                            }
+                        }
+                    }
                     if ts.is_some_and(|t| opts.outside(t)) {
                         report.lines.noise += 1;
                         outside += 1;
                         continue;
                     }
-                    if !seen.insert(e.dedup) {
+                    if !keep {
                         report.lines.duplicates += 1;
                         continue;
                     }
@@ -509,17 +530,17 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                             kind,
                         });
                     }
-                    if let Some(mut u) = e.usage {
-                        u.loc = crate::timeline::Loc { source: i, line: e.line };
-                        if u.ts_ms.is_none() && e.ts_ms > 0 {
-                            u.ts_ms = Some(e.ts_ms);
-                        }
-                        usage_records.push(*u);
-                    }
                     if let Some(ev) = e.event {
                         let (kind, thread) = *ev;
                         streams[global[e.stream as usize]].push((e.ts_ms, i, e.line, kind, thread));
                     }
+                }
+                let mut kept = usage_kept.into_iter();
+                usage.retain(|_| kept.next().unwrap_or(false));
+                if usage_records.is_empty() {
+                    usage_records = usage;
+                } else {
+                    usage_records.append(&mut usage);
                 }
                 if outside > 0 {
                     report.warnings.push(format!("{}: {outside} events outside --since/--until, skipped", report.name));

@@ -92,3 +92,77 @@ pub type PrehashedState = BuildHasherDefault<PrehashedHasher>;
 pub fn xxh3(data: &[u8], seed: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(data, seed)
 }
+
+/// Small integer ids for the names records are grouped by (models, regions,
+/// identities), so that per-record group-bys hash integers, not strings.
+///
+/// Names are interned ([`crate::usage::parse::intern`]): records share one
+/// allocation per name, mostly. A name is therefore looked up by its address
+/// first, and by its text only the first time that address is seen; equal
+/// texts at different addresses still get one id.
+#[derive(Default)]
+pub struct NameIds<'a> {
+    last: Option<((usize, usize), u32)>,
+    by_addr: FxHashMap<(usize, usize), u32>,
+    by_text: FxHashMap<&'a str, u32>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> NameIds<'a> {
+    /// The id of `name`: ids are given out 0, 1, 2, ... in order of first sight.
+    #[inline]
+    pub fn id(&mut self, name: &'a str) -> u32 {
+        let addr = (name.as_ptr() as usize, name.len());
+        if let Some((a, id)) = self.last
+            && a == addr
+        {
+            return id;
+        }
+        let id = match self.by_addr.get(&addr) {
+            Some(&id) => id,
+            None => {
+                let next = self.names.len() as u32;
+                let id = *self.by_text.entry(name).or_insert(next);
+                if id == next {
+                    self.names.push(name);
+                }
+                self.by_addr.insert(addr, id);
+                id
+            }
+        };
+        self.last = Some((addr, id));
+        id
+    }
+
+    /// The name with id `id`.
+    pub fn name(&self, id: u32) -> &'a str {
+        self.names[id as usize]
+    }
+
+    /// How many distinct names have ids.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// No name has an id yet.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_names_at_different_addresses_share_one_id() {
+        let a = String::from("us-east-1");
+        let b = String::from("us-east-1");
+        let c = String::from("eu-west-1");
+        let mut ids = NameIds::default();
+        assert_eq!([ids.id(&a), ids.id(&c), ids.id(&b), ids.id(&a), ids.id("")], [0, 1, 0, 0, 2]);
+        assert_eq!((ids.name(0), ids.name(1), ids.name(2), ids.len()), ("us-east-1", "eu-west-1", "", 3));
+        // A prefix of a name starts at the same address: it is another name.
+        assert_eq!(ids.id(&a[..2]), 3);
+    }
+}

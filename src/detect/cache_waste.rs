@@ -30,13 +30,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::hash::FxHashMap;
+use crate::hash::{FxHashMap, NameIds};
 use serde::Serialize;
 
 use super::{Detector, DetectorInput, Finding, FindingDetail};
 use crate::prices::{CacheTtl, ModelRef, Pico, PriceRow, PriceTable, usd};
 use crate::usage::UsageRecord;
-use crate::usage::cost::{Resolved, resolve};
+use crate::usage::cost::resolve_all;
 
 /// Writes this close to the previous write of the same prefix were made
 /// before the first became readable.
@@ -150,30 +150,34 @@ fn write_cost(r: &UsageRecord, p: &PriceRow, minus: Pico) -> Pico {
 /// Finds every waste item. Deterministic: groups are visited in key order
 /// and records in (time, input order).
 pub fn find_waste(records: &[UsageRecord], prices: &PriceTable) -> Vec<WasteItem> {
-    let mut resolved: FxHashMap<&str, Resolved<'_>> = FxHashMap::default();
+    let (mut models, resolved) = resolve_all(records, prices);
+    // Names as small ids: one integer-keyed lookup per record.
+    let mut ids = NameIds::default();
+    let model_key: Vec<u32> = resolved.iter().map(|r| ids.id(&r.model.id)).collect();
+    let mut identities = NameIds::default();
     // Hashed while filling (one lookup per record), visited in key order.
-    let mut groups: FxHashMap<(&str, &str, u64), Vec<usize>> = FxHashMap::default();
-    for r in records {
-        resolved.entry(&*r.model).or_insert_with(|| resolve(&r.model, prices));
-    }
+    let mut groups: FxHashMap<(u32, u32, u64), (usize, Vec<usize>)> = FxHashMap::default();
     for (i, r) in records.iter().enumerate() {
         // Failed invocations carry no cache behaviour; untimed records
         // cannot be placed on the cache's clock.
         if r.ts_ms.is_none() || r.model.is_empty() || r.error_code.is_some() {
             continue;
         }
-        let res = &resolved[&*r.model];
-        if res.row.is_none_or(|p| !p.caches()) {
+        let m = models.id(&r.model) as usize;
+        if resolved[m].row.is_none_or(|p| !p.caches()) {
             continue;
         }
-        let key = (res.model.id.as_str(), r.identity.as_deref().unwrap_or(""), r.prefix_hash.unwrap_or(0));
-        groups.entry(key).or_default().push(i);
+        let key = (model_key[m], identities.id(r.identity.as_deref().unwrap_or("")), r.prefix_hash.unwrap_or(0));
+        groups.entry(key).or_insert_with(|| (m, Vec::new())).1.push(i);
     }
-    let mut groups: Vec<_> = groups.into_iter().collect();
+    let mut groups: Vec<_> = groups
+        .into_iter()
+        .map(|((id, identity, hash), v)| ((ids.name(id), identities.name(identity), hash), v))
+        .collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
-    for (_, mut idx) in groups {
-        let p = resolved[&*records[idx[0]].model].row.expect("grouped records are priced");
+    for (_, (m, mut idx)) in groups {
+        let p = resolved[m].row.expect("grouped records are priced");
         idx.sort_by_key(|&i| (records[i].ts_ms, records[i].loc));
         walk_group(records, &idx, p, &mut out);
         forgone(records, &idx, p, &mut out);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::hash::FxHashMap;
+use crate::hash::{FxHashMap, NameIds};
 use serde::Serialize;
 
 use super::cur::{self, CurRow, TokenType};
@@ -263,6 +263,19 @@ pub struct Resolved<'a> {
     pub family: Option<String>,
 }
 
+/// Each distinct model string of `records` normalized and priced, indexed
+/// by the model's id in the returned [`NameIds`].
+pub fn resolve_all<'r, 'p>(records: &'r [UsageRecord], prices: &'p PriceTable) -> (NameIds<'r>, Vec<Resolved<'p>>) {
+    let mut models = NameIds::default();
+    let mut resolved = Vec::new();
+    for r in records {
+        if models.id(&r.model) as usize == resolved.len() {
+            resolved.push(resolve(&r.model, prices));
+        }
+    }
+    (models, resolved)
+}
+
 /// Normalizes and prices one model string.
 pub fn resolve<'a>(raw: &str, prices: &'a PriceTable) -> Resolved<'a> {
     let model = ModelRef::parse(raw);
@@ -279,29 +292,36 @@ pub fn report(
     cur_rows: &[CurRow],
     cur_names: &dyn Fn(&CurRow) -> String,
 ) -> CostReport {
-    // Each distinct model string is normalized and priced once.
-    let mut resolved: FxHashMap<&str, Resolved<'_>> = FxHashMap::default();
-    for r in records {
-        resolved.entry(&*r.model).or_insert_with(|| resolve(&r.model, prices));
-    }
+    // Each distinct model string is normalized and priced once; per record,
+    // names are small ids (`NameIds`) and group keys are integers.
+    let (models, resolved) = resolve_all(records, prices);
+    let mut model_ids = models;
+    let mut ids = NameIds::default();
+    let keys: Vec<(u32, Option<u32>)> =
+        resolved.iter().map(|r| (ids.id(&r.model.id), r.family.as_deref().map(|f| ids.id(f)))).collect();
+    let mut regions = NameIds::default();
     // Hashed per record, sorted once at the end.
-    let mut rows: FxHashMap<(i64, &str, &str), (u64, Tokens, Money)> = FxHashMap::default();
+    let mut rows: FxHashMap<(i64, u32, u32), (u64, Tokens, Money)> = FxHashMap::default();
     let mut unpriced: BTreeMap<String, (u64, Tokens, String)> = BTreeMap::new();
-    let mut by_kind: BTreeMap<UsageSourceKind, BTreeMap<TokenConvention, u64>> = BTreeMap::new();
-    let mut computed: FxHashMap<(i64, &str, TokenType), (Pico, u64)> = FxHashMap::default();
+    let mut by_kind: Vec<((UsageSourceKind, TokenConvention), u64)> = Vec::new();
+    let mut computed: FxHashMap<(i64, u32, TokenType), (Pico, u64)> = FxHashMap::default();
     let mut totals = CostTotals::default();
     let mut money = Money::default();
     let mut long_context = 0;
     let mut cache_without_price: std::collections::BTreeSet<&str> = Default::default();
     for r in records {
-        *by_kind.entry(r.kind).or_default().entry(r.convention).or_default() += 1;
+        match by_kind.iter_mut().find(|(k, _)| *k == (r.kind, r.convention)) {
+            Some((_, n)) => *n += 1,
+            None => by_kind.push(((r.kind, r.convention), 1)),
+        }
         totals.requests += 1;
         let t = Tokens::of(r);
         totals.tokens.add(&t);
         if r.total_input() > 200_000 {
             long_context += 1;
         }
-        let res = &resolved[&*r.model];
+        let m = model_ids.id(&r.model) as usize;
+        let res = &resolved[m];
         let Some(row) = res.row else {
             let reason = if r.model.is_empty() {
                 "no model id in the record".to_string()
@@ -320,31 +340,33 @@ pub fn report(
         let cost = price_tokens(&t, row);
         money.add(&cost);
         let d = day_index(r.ts_ms);
-        let e = rows.entry((d, res.model.id.as_str(), r.serving_region())).or_default();
+        let (id, family) = keys[m];
+        let e = rows.entry((d, id, regions.id(r.serving_region()))).or_default();
         e.0 += 1;
         e.1.add(&t);
         e.2.add(&cost);
         if !row.caches() && (t.cache_read + t.cache_write_5m + t.cache_write_1h) > 0 {
             cache_without_price.insert(res.model.id.as_str());
         }
-        if let Some(f) = &res.family {
+        if let Some(f) = family {
             for (tt, cost, tokens) in [
                 (TokenType::Input, cost.input, t.input),
                 (TokenType::Output, cost.output, t.output),
                 (TokenType::CacheRead, cost.cache_read, t.cache_read),
                 (TokenType::CacheWrite, cost.cache_write, t.cache_write_5m + t.cache_write_1h),
             ] {
-                let c = computed.entry((d, f.as_str(), tt)).or_default();
+                let c = computed.entry((d, f, tt)).or_default();
                 c.0 += cost;
                 c.1 += tokens;
             }
         }
     }
-    let by_id: FxHashMap<&str, &Resolved<'_>> = resolved.values().map(|r| (r.model.id.as_str(), r)).collect();
+    let by_id: FxHashMap<&str, &Resolved<'_>> = resolved.iter().map(|r| (r.model.id.as_str(), r)).collect();
     let computed: BTreeMap<CurKey, (Pico, u64)> =
-        computed.into_iter().map(|((d, f, tt), v)| ((day_name(d), f.to_string(), tt), v)).collect();
+        computed.into_iter().map(|((d, f, tt), v)| ((day_name(d), ids.name(f).to_string(), tt), v)).collect();
     totals.cost = Dollars::from(&money);
-    let mut rows: Vec<_> = rows.into_iter().collect();
+    let mut rows: Vec<_> =
+        rows.into_iter().map(|((d, id, region), v)| ((d, ids.name(id), regions.name(region)), v)).collect();
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let rows = rows
         .into_iter()
@@ -370,6 +392,11 @@ pub fn report(
     CostReport {
         price_table: prices.version.clone(),
         sources: by_kind
+            .into_iter()
+            .fold(BTreeMap::<UsageSourceKind, BTreeMap<TokenConvention, u64>>::new(), |mut m, ((k, c), n)| {
+                m.entry(k).or_default().insert(c, n);
+                m
+            })
             .into_iter()
             .map(|(kind, convs)| UsageSourceSummary {
                 kind,
