@@ -99,9 +99,6 @@ fn is_request_body(doc: &serde_json::Value) -> bool {
 /// Classifies one message. `formats` are the line formats to try for Python
 /// logging records (the built-ins, or the user's `--log-format`).
 pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed {
-    // SIMD memchr: std's split would scan long messages byte by byte.
-    let first = &message[..memchr::memchr(b'\n', message.as_bytes()).unwrap_or(message.len())];
-    let bytes = first.as_bytes();
     let trimmed = message.trim_start();
     if trimmed.starts_with('{') {
         if mentions_invocation_log(trimmed.as_bytes()) {
@@ -133,6 +130,11 @@ pub fn route(message: &str, formats: &[LineFormat], fields: &FieldMap) -> Routed
             Err(_) => Routed::kind(PayloadKind::Unrecognized),
         };
     }
+    // The first line, found only here: a JSON record is usually one long
+    // line, and looking for its end would read all of it once more.
+    // (SIMD memchr: std's split would scan long messages byte by byte.)
+    let first = &message[..memchr::memchr(b'\n', message.as_bytes()).unwrap_or(message.len())];
+    let bytes = first.as_bytes();
     for f in formats {
         if let Some(p) = f.split(bytes) {
             let logger = p.logger;

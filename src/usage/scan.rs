@@ -114,9 +114,9 @@ impl<'a> Scan<'a> {
             return Some(());
         }
         loop {
-            let key = self.plain_str()?;
+            let key = self.key()?;
             self.eat(b':')?;
-            field(self, key.as_bytes())?;
+            field(self, key)?;
             match self.peek()? {
                 b',' => self.i += 1,
                 b'}' => {
@@ -162,6 +162,21 @@ impl<'a> Scan<'a> {
         }
         self.i = end + 1;
         self.text.get(start..end)
+    }
+
+    /// An object key with no escapes, as bytes: keys are only compared, so
+    /// unlike [`Self::plain_str`] this needs no character-boundary check
+    /// (the batch is valid UTF-8, and a key's quotes are ASCII).
+    #[inline]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = string_stop(self.b, start)?;
+        if self.b[end] != b'"' {
+            return None;
+        }
+        self.i = end + 1;
+        Some(&self.b[start..end])
     }
 
     /// A kept string field: a plain string or `null`.
