@@ -27,9 +27,9 @@ impl Hasher for FxHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
+            // The tail as a little-endian word, zero-padded; folded in
+            // registers, where a copy into a buffer was a call to memcpy.
+            self.add(rest.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b)));
         }
     }
 
@@ -153,6 +153,20 @@ impl<'a> NameIds<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_hashes_as_its_zero_padded_little_endian_word() {
+        let h = |b: &[u8]| {
+            let mut h = FxHasher::default();
+            h.write(b);
+            h.finish()
+        };
+        let mut want = FxHasher::default();
+        want.add(1);
+        want.add(u64::from_le_bytes(*b"9abc\0\0\0\0"));
+        assert_eq!(h(b"\x01\0\0\0\0\0\0\09abc"), want.finish());
+        assert_ne!(h(b"9abc"), h(b"9abd"));
+    }
 
     #[test]
     fn equal_names_at_different_addresses_share_one_id() {
