@@ -341,15 +341,17 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
             let mut events = Vec::new();
             let mut usage = Vec::new();
             let mut table = StreamTable::default();
+            let mut routed: Vec<(payload::Routed, u64)> = Vec::new();
             let result = container::read_events(kind, reader, &hint, &mut |evs| {
                 // Routing is the costly part: classify the batch in parallel,
                 // then record it in file order.
-                let routed: Vec<(payload::Routed, u64)> = evs
-                    .par_iter()
-                    .with_min_len(256)
-                    .map(|e| (payload::route(&e.message, &formats, &opts.agent.fields), dedup_key(e)))
-                    .collect();
-                for (e, (r, dedup)) in evs.iter().zip(routed) {
+                routed.clear();
+                routed.par_extend(
+                    evs.par_iter()
+                        .with_min_len(256)
+                        .map(|e| (payload::route(&e.message, &formats, &opts.agent.fields), dedup_key(e))),
+                );
+                for (e, (r, dedup)) in evs.iter().zip(routed.drain(..)) {
                     events.push(StreamEvent {
                         stream: table.intern(e.group.as_deref(), &e.stream),
                         ts_ms: e.ts_ms,

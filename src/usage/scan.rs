@@ -465,27 +465,51 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The stop bytes of `b[at..at + 16]` as a bit mask (bit k: byte at + k).
+///
+/// # Safety
+/// `at + 16 <= b.len()`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn stops(b: &[u8], at: usize) -> u32 {
+    use std::arch::x86_64::*;
+    debug_assert!(at + 16 <= b.len());
+    // SAFETY: SSE2 is in x86_64's baseline; the caller keeps the load in bounds.
+    unsafe {
+        let v = _mm_loadu_si128(b.as_ptr().add(at).cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
+}
+
 /// The first byte at or after `from` that stops a string scan: a quote, a
 /// backslash, or a raw control character (which JSON forbids in strings).
 ///
-/// Sixteen bytes at a time with SSE2 (x86_64's baseline), then eight at a
-/// time (SWAR), then one by one. On the fixture records this is about 8%
-/// faster than SWAR alone: most strings are short keys and ids.
+/// 32 then 16 bytes at a time with SSE2 (x86_64's baseline), then eight at
+/// a time (SWAR), then one by one. Most strings are short keys and ids: SSE2
+/// made the record reader about 8% faster than SWAR alone, and 32-byte steps
+/// about 3% more (best of 400 runs).
 #[inline]
 fn string_stop(b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::*;
+        // 32 bytes per step: nearly every key and id ends within the first
+        // step, so the loop's exit branch is predictable (with 16 it
+        // mispredicted on every string of 16 to 31 bytes).
+        while i + 32 <= b.len() {
+            // SAFETY: i + 32 <= b.len().
+            let mask = unsafe { stops(b, i) | (stops(b, i + 16) << 16) };
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize);
+            }
+            i += 32;
+        }
         while i + 16 <= b.len() {
-            // SAFETY: SSE2 is in x86_64's baseline; the load reads b[i..i + 16], in bounds.
-            let mask = unsafe {
-                let v = _mm_loadu_si128(b.as_ptr().add(i).cast());
-                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
-            };
+            // SAFETY: i + 16 <= b.len().
+            let mask = unsafe { stops(b, i) };
             if mask != 0 {
                 return Some(i + mask.trailing_zeros() as usize);
             }
@@ -518,9 +542,9 @@ mod tests {
 
     #[test]
     fn string_stop_finds_the_first_stop_byte_at_every_offset_and_length() {
-        // Crosses the 16- and 8-byte blocks and the byte-by-byte tail.
+        // Crosses the 32-, 16- and 8-byte blocks and the byte-by-byte tail.
         let naive = |b: &[u8], from: usize| b[from..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-        for len in 0..48 {
+        for len in 0..80 {
             for from in 0..=len.min(5) {
                 let plain = vec![b'a'; len];
                 assert_eq!(string_stop(&plain, from), None);
