@@ -151,9 +151,11 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// A string with no escapes, borrowed (`None` for any escape).
+    /// Where the text of a string with no escapes lies (`None` for any
+    /// escape). Both ends touch an ASCII quote, so both are character
+    /// boundaries.
     #[inline]
-    fn plain_str(&mut self) -> Option<&'a str> {
+    fn plain_span(&mut self) -> Option<(usize, usize)> {
         self.eat(b'"')?;
         let start = self.i;
         let end = string_stop(self.b, start)?;
@@ -161,21 +163,21 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.i = end + 1;
+        Some((start, end))
+    }
+
+    /// A string with no escapes, borrowed (`None` for any escape).
+    #[inline]
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let (start, end) = self.plain_span()?;
         self.text.get(start..end)
     }
 
     /// An object key with no escapes, as bytes: keys are only compared, so
-    /// unlike [`Self::plain_str`] this needs no character-boundary check
-    /// (the batch is valid UTF-8, and a key's quotes are ASCII).
+    /// they skip [`Self::plain_str`]'s character-boundary check.
     #[inline]
     fn key(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let end = string_stop(self.b, start)?;
-        if self.b[end] != b'"' {
-            return None;
-        }
-        self.i = end + 1;
+        let (start, end) = self.plain_span()?;
         Some(&self.b[start..end])
     }
 
