@@ -491,7 +491,8 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                     let u = e.usage.then(|| &mut usage[usage_kept.len()]);
                     // A record's own time first; events without any time are kept.
                     let ts = u.as_ref().and_then(|u| u.ts_ms).or((e.ts_ms > 0).then_some(e.ts_ms));
-                    let keep = !ts.is_some_and(|t| opts.outside(t)) && seen.insert(e.dedup);
+                    let outside_window = ts.is_some_and(|t| opts.outside(t));
+                    let keep = !outside_window && seen.insert(e.dedup);
                     if let Some(u) = u {
                         usage_kept.push(keep);
                         if keep {
@@ -501,7 +502,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
                             }
                         }
                     }
-                    if ts.is_some_and(|t| opts.outside(t)) {
+                    if outside_window {
                         report.lines.noise += 1;
                         outside += 1;
                         continue;

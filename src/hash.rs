@@ -138,16 +138,6 @@ impl<'a> NameIds<'a> {
     pub fn name(&self, id: u32) -> &'a str {
         self.names[id as usize]
     }
-
-    /// How many distinct names have ids.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// No name has an id yet.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -175,7 +165,7 @@ mod tests {
         let c = String::from("eu-west-1");
         let mut ids = NameIds::default();
         assert_eq!([ids.id(&a), ids.id(&c), ids.id(&b), ids.id(&a), ids.id("")], [0, 1, 0, 0, 2]);
-        assert_eq!((ids.name(0), ids.name(1), ids.name(2), ids.len()), ("us-east-1", "eu-west-1", "", 3));
+        assert_eq!((ids.name(0), ids.name(1), ids.name(2)), ("us-east-1", "eu-west-1", ""));
         // A prefix of a name starts at the same address: it is another name.
         assert_eq!(ids.id(&a[..2]), 3);
     }

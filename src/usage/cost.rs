@@ -294,8 +294,7 @@ pub fn report(
 ) -> CostReport {
     // Each distinct model string is normalized and priced once; per record,
     // names are small ids (`NameIds`) and group keys are integers.
-    let (models, resolved) = resolve_all(records, prices);
-    let mut model_ids = models;
+    let (mut models, resolved) = resolve_all(records, prices);
     let mut ids = NameIds::default();
     let keys: Vec<(u32, Option<u32>)> =
         resolved.iter().map(|r| (ids.id(&r.model.id), r.family.as_deref().map(|f| ids.id(f)))).collect();
@@ -303,24 +302,21 @@ pub fn report(
     // Hashed per record, sorted once at the end.
     let mut rows: FxHashMap<(i64, u32, u32), (u64, Tokens, Money)> = FxHashMap::default();
     let mut unpriced: BTreeMap<String, (u64, Tokens, String)> = BTreeMap::new();
-    let mut by_kind: Vec<((UsageSourceKind, TokenConvention), u64)> = Vec::new();
+    let mut by_kind: BTreeMap<UsageSourceKind, BTreeMap<TokenConvention, u64>> = BTreeMap::new();
     let mut computed: FxHashMap<(i64, u32, TokenType), (Pico, u64)> = FxHashMap::default();
     let mut totals = CostTotals::default();
     let mut money = Money::default();
     let mut long_context = 0;
     let mut cache_without_price: std::collections::BTreeSet<&str> = Default::default();
     for r in records {
-        match by_kind.iter_mut().find(|(k, _)| *k == (r.kind, r.convention)) {
-            Some((_, n)) => *n += 1,
-            None => by_kind.push(((r.kind, r.convention), 1)),
-        }
+        *by_kind.entry(r.kind).or_default().entry(r.convention).or_default() += 1;
         totals.requests += 1;
         let t = Tokens::of(r);
         totals.tokens.add(&t);
         if r.total_input() > 200_000 {
             long_context += 1;
         }
-        let m = model_ids.id(&r.model) as usize;
+        let m = models.id(&r.model) as usize;
         let res = &resolved[m];
         let Some(row) = res.row else {
             let reason = if r.model.is_empty() {
@@ -392,11 +388,6 @@ pub fn report(
     CostReport {
         price_table: prices.version.clone(),
         sources: by_kind
-            .into_iter()
-            .fold(BTreeMap::<UsageSourceKind, BTreeMap<TokenConvention, u64>>::new(), |mut m, ((k, c), n)| {
-                m.entry(k).or_default().insert(c, n);
-                m
-            })
             .into_iter()
             .map(|(kind, convs)| UsageSourceSummary {
                 kind,
