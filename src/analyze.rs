@@ -261,8 +261,15 @@ fn error_report(name: &str, e: String) -> SourceReport {
     SourceReport { error: Some(e), ..SourceReport::new(name, Compression::None) }
 }
 
-fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions) -> Parsed {
-    let (mut reader, compression) = match source::open_with_progress(input, opts.progress.as_ref()) {
+/// Parses input `i`; `fetched` is its raw bytes when they were opened ahead
+/// (S3 objects).
+fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions, fetched: Option<crate::s3::Body>) -> Parsed {
+    let progress = opts.progress.as_ref();
+    let opened = match fetched {
+        Some(raw) => raw.and_then(|raw| source::decode(input, raw, progress)),
+        None => source::open_with_progress(input, progress),
+    };
+    let (mut reader, compression) = match opened {
         Ok(r) => r,
         Err(e) => {
             return Parsed::Text(
@@ -413,36 +420,75 @@ fn dedup_key(e: &container::CwEvent<'_>) -> u64 {
     }
 }
 
+/// Parses every input into its slot inside `scope`: local ones straight
+/// away, S3 objects (`s3`) as [`crate::s3::fetch_all`] delivers them.
+fn parse_in_scope<'a>(
+    scope: &rayon::Scope<'a>,
+    inputs: &'a [Input],
+    s3: Vec<crate::s3::Fetch>,
+    slots: &'a [std::sync::OnceLock<Parsed>],
+    parse: &'a (impl Fn(usize, Option<crate::s3::Body>) -> Parsed + Sync),
+) {
+    for (i, input) in inputs.iter().enumerate() {
+        if !matches!(input.origin, source::Origin::S3 { .. }) {
+            scope.spawn(move |_| {
+                let _ = slots[i].set(parse(i, None));
+            });
+        }
+    }
+    crate::s3::fetch_all(s3, |i, body| {
+        scope.spawn(move |_| {
+            let _ = slots[i].set(parse(i, Some(body)));
+        });
+    });
+}
+
 /// Analyzes inputs in parallel. The result does not depend on the number of
 /// threads: sources are parsed independently and collected in input order,
 /// then container events are de-duplicated in input order and each log
 /// stream is rebuilt in time order.
 pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
-    let parse_all = || -> Vec<Parsed> {
-        inputs
-            .par_iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let p = parse_one(i, input, opts);
-                if let Some(done) = &opts.on_input_done {
-                    (done.0)(1);
-                }
-                p
-            })
-            .collect()
-    };
-    // An S3 object's worker waits on the network for its GET and body, so
-    // S3 inputs get a pool with `--s3-concurrency` workers: that many
-    // objects in flight, whatever the core count. Order does not change.
-    let s3 = inputs.iter().filter(|i| matches!(i.origin, source::Origin::S3 { .. })).count();
-    let wanted = crate::s3::concurrency().min(s3.max(1));
-    let parsed: Vec<Parsed> = if s3 > 1 && wanted > rayon::current_num_threads() {
-        match rayon::ThreadPoolBuilder::new().num_threads(wanted).thread_name(|i| format!("bfx-s3-{i}")).build() {
-            Ok(pool) => pool.install(parse_all),
-            Err(_) => parse_all(),
+    let parse = |i: usize, fetched: Option<crate::s3::Body>| {
+        let p = parse_one(i, &inputs[i], opts, fetched);
+        if let Some(done) = &opts.on_input_done {
+            (done.0)(1);
         }
+        p
+    };
+    let s3: Vec<crate::s3::Fetch> = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, input)| match &input.origin {
+            source::Origin::S3 { bucket, key, size } => {
+                Some(crate::s3::Fetch { index, bucket: bucket.clone(), key: key.clone(), size: *size })
+            }
+            _ => None,
+        })
+        .collect();
+    let parsed: Vec<Parsed> = if s3.is_empty() {
+        (0..inputs.len()).into_par_iter().map(|i| parse(i, None)).collect()
     } else {
-        parse_all()
+        // S3 objects are parsed in the order their bodies arrive, each into
+        // its input's slot, so the result's order is the inputs' order. A
+        // streamed (large) object's parser waits on the network as it
+        // reads, so those get threads of their own, as many as may stream
+        // at once; small objects arrive whole and only need CPU.
+        let slots: Vec<std::sync::OnceLock<Parsed>> = inputs.iter().map(|_| Default::default()).collect();
+        let streamed = s3.iter().filter(|f| f.size > crate::s3::PREFETCH_MAX_BYTES).count();
+        let wanted = crate::s3::streamed_concurrency().min(streamed);
+        let pool = (wanted > rayon::current_num_threads())
+            .then(|| {
+                rayon::ThreadPoolBuilder::new().num_threads(wanted).thread_name(|i| format!("bfx-s3-{i}")).build().ok()
+            })
+            .flatten();
+        match &pool {
+            Some(pool) => pool.in_place_scope(|scope| parse_in_scope(scope, inputs, s3, &slots, &parse)),
+            None => rayon::in_place_scope(|scope| parse_in_scope(scope, inputs, s3, &slots, &parse)),
+        }
+        slots
+            .into_iter()
+            .map(|slot| slot.into_inner().expect("every input is parsed exactly once in the scope"))
+            .collect()
     };
     let mut sources = Vec::with_capacity(parsed.len());
     let mut calls = Vec::new();

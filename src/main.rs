@@ -154,8 +154,9 @@ struct AnalyzeArgs {
     /// Only S3 keys matching this glob (e.g. '*/BedrockModelInvocationLogs/*').
     #[arg(long)]
     key_glob: Option<String>,
-    /// S3 objects downloaded and parsed at once.
-    #[arg(long, default_value_t = 16)]
+    /// S3 GETs in flight at once (objects over 1 MiB, streamed into a
+    /// parser as they download: at most 16 of them).
+    #[arg(long, default_value_t = 64)]
     s3_concurrency: usize,
 }
 

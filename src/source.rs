@@ -156,13 +156,23 @@ pub fn open_with_progress(
     input: &Input,
     progress: Option<&ByteProgress>,
 ) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
-    let mut raw: Box<dyn Read + Send> = match &input.origin {
+    let raw: Box<dyn Read + Send> = match &input.origin {
         Origin::File(p) => Box::new(
             File::open(p).map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?,
         ),
         Origin::Stdin => Box::new(io::stdin()),
         Origin::S3 { bucket, key, size } => crate::s3::open(bucket, key, *size)?,
     };
+    decode(input, raw, progress)
+}
+
+/// [`open_with_progress`] for an input whose raw bytes are already open (an
+/// S3 object fetched ahead by [`crate::s3::fetch_all`]).
+pub fn decode(
+    input: &Input,
+    mut raw: Box<dyn Read + Send>,
+    progress: Option<&ByteProgress>,
+) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
     // A buffer the size of a small object: std zero-fills a reader's buffer
     // before its first read, and for thousands of few-KB objects two 256 KiB
     // buffers each were a measurable part of the time.

@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use aws_sdk_s3::config::{Credentials, Region};
@@ -31,7 +31,17 @@ struct Chaos {
     /// hands every GET's file work to tokio's blocking pool, and on two
     /// shared cores that server cost, not bfx, would bound a throughput
     /// measurement. Listing and the misbehaving prefixes still go to s3s-fs.
-    bodies: Arc<RwLock<HashMap<String, Bytes>>>,
+    bodies: Arc<RwLock<BTreeMap<String, Bytes>>>,
+    /// List from `bodies` instead of s3s-fs, for the throughput
+    /// measurement: s3s-fs stats every file of a listing through tokio's
+    /// blocking pool (~0.15 s per 1,000 keys here), and that server cost,
+    /// not bfx, would dominate. The tests keep s3s-fs's own pagination.
+    list_from_memory: Arc<AtomicBool>,
+    /// Each GET from memory waits this long first: S3's first-byte latency,
+    /// which only enough GETs in flight hide.
+    get_delay_ms: Arc<AtomicUsize>,
+    /// GETs from memory being answered now, and the most there ever were.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 #[async_trait::async_trait]
@@ -43,7 +53,36 @@ impl S3 for Chaos {
         self.fs.put_object(req).await
     }
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.fs.list_objects_v2(req).await
+        if !self.list_from_memory.load(Ordering::SeqCst) {
+            return self.fs.list_objects_v2(req).await;
+        }
+        let prefix = req.input.prefix.clone().unwrap_or_default();
+        let after = req.input.continuation_token.clone().or(req.input.start_after.clone()).unwrap_or_default();
+        let max = req.input.max_keys.unwrap_or(1000).clamp(1, 1000) as usize;
+        let bodies = self.bodies.read().unwrap();
+        let start = if after > prefix { after.clone() } else { prefix.clone() };
+        let mut keys = bodies
+            .range::<str, _>((std::ops::Bound::Included(start.as_str()), std::ops::Bound::Unbounded))
+            .filter(|(k, _)| **k != after)
+            .take_while(|(k, _)| k.starts_with(&prefix));
+        let contents: Vec<Object> = keys
+            .by_ref()
+            .take(max)
+            .map(|(k, b)| Object { key: Some(k.clone()), size: Some(b.len() as i64), ..Default::default() })
+            .collect();
+        let truncated = keys.next().is_some();
+        let output = ListObjectsV2Output {
+            name: Some(req.input.bucket.clone()),
+            prefix: Some(prefix),
+            max_keys: Some(max as i32),
+            key_count: Some(contents.len() as i32),
+            continuation_token: req.input.continuation_token.clone(),
+            is_truncated: Some(truncated),
+            next_continuation_token: truncated.then(|| contents.last().and_then(|o| o.key.clone())).flatten(),
+            contents: Some(contents),
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
     }
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         self.fs.head_object(req).await
@@ -56,6 +95,13 @@ impl S3 for Chaos {
         let broken = req.input.key.starts_with("broken/");
         let cached = self.bodies.read().unwrap().get(&req.input.key).cloned();
         if let (false, None, Some(body)) = (broken, &req.input.range, cached) {
+            let now = self.in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+            self.in_flight.1.fetch_max(now, Ordering::SeqCst);
+            let delay = self.get_delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+            }
+            self.in_flight.0.fetch_sub(1, Ordering::SeqCst);
             let len = body.len() as i64;
             let output = GetObjectOutput {
                 body: Some(StreamingBlob::wrap(futures::stream::once(async move { Ok::<_, std::io::Error>(body) }))),
@@ -105,7 +151,10 @@ async fn collect(body: StreamingBlob) -> Vec<u8> {
 struct Server {
     endpoint: String,
     gets: Arc<AtomicUsize>,
-    bodies: Arc<RwLock<HashMap<String, Bytes>>>,
+    bodies: Arc<RwLock<BTreeMap<String, Bytes>>>,
+    list_from_memory: Arc<AtomicBool>,
+    get_delay_ms: Arc<AtomicUsize>,
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
     rt: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
     _root: tempfile::TempDir,
@@ -114,9 +163,20 @@ struct Server {
 fn start() -> Server {
     let root = tempfile::tempdir().unwrap();
     let gets = Arc::new(AtomicUsize::new(0));
-    let bodies = Arc::new(RwLock::new(HashMap::new()));
+    let bodies = Arc::new(RwLock::new(BTreeMap::new()));
+    let list_from_memory = Arc::new(AtomicBool::new(false));
     let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-    let mut b = s3s::service::S3ServiceBuilder::new(Chaos { fs, gets: gets.clone(), bodies: bodies.clone() });
+    let get_delay_ms = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let chaos = Chaos {
+        fs,
+        gets: gets.clone(),
+        bodies: bodies.clone(),
+        list_from_memory: list_from_memory.clone(),
+        get_delay_ms: get_delay_ms.clone(),
+        in_flight: in_flight.clone(),
+    };
+    let mut b = s3s::service::S3ServiceBuilder::new(chaos);
     b.set_auth(s3s::auth::SimpleAuth::from_single(KEY, SECRET));
     let service = b.build();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -144,7 +204,7 @@ fn start() -> Server {
         .build();
     let client = aws_sdk_s3::Client::from_conf(conf);
     rt.block_on(client.create_bucket().bucket(BUCKET).send()).unwrap();
-    Server { endpoint, gets, bodies, rt, client, _root: root }
+    Server { endpoint, gets, bodies, list_from_memory, get_delay_ms, in_flight, rt, client, _root: root }
 }
 
 impl Server {
@@ -167,7 +227,7 @@ impl Server {
 
     /// Runs bfx with this server as the S3 endpoint (from the environment).
     fn bfx(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_bfx"))
+        let out = Command::new(std::env::var("BFX_BIN").unwrap_or(env!("CARGO_BIN_EXE_bfx").into()))
             .args(args)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", KEY)
@@ -180,6 +240,30 @@ impl Server {
             .unwrap();
         (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     }
+}
+
+/// The invocation-log records of the usage fixture's S3 objects, as lines.
+fn invocation_records() -> Vec<String> {
+    let mut records = Vec::new();
+    for e in walkdir::WalkDir::new(fixture("usage/s3")).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() && !e.path().to_string_lossy().contains("/data/") {
+            let gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(e.path()).unwrap());
+            records.extend(std::io::BufRead::lines(std::io::BufReader::new(gz)).map(Result::unwrap));
+        }
+    }
+    records
+}
+
+/// `lines` as one gzip member, at `level`.
+fn gzip(lines: &[String], level: flate2::Compression) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = flate2::write::GzEncoder::new(Vec::new(), level);
+    for l in lines {
+        w.write_all(l.as_bytes()).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    w.finish().unwrap()
 }
 
 fn local_bfx(args: &[&str]) -> String {
@@ -300,6 +384,48 @@ fn missing_bucket_denied_key_and_broken_body_are_reported_and_the_rest_goes_on()
     }
 }
 
+#[test]
+fn gets_in_flight_never_exceed_the_concurrency_and_large_objects_stream() {
+    let s = start();
+    let local = tempfile::tempdir().unwrap();
+    let records = invocation_records();
+    let put = |key: String, body: Vec<u8>| {
+        std::fs::create_dir_all(local.path().join(&key).parent().unwrap()).unwrap();
+        std::fs::write(local.path().join(&key), &body).unwrap();
+        s.put(&key, body);
+    };
+    for i in 0..40 {
+        let lines: Vec<String> = (0..3).map(|k| records[(i * 3 + k) % records.len()].clone()).collect();
+        put(format!("mixed/small-{i:02}.json.gz"), gzip(&lines, flate2::Compression::fast()));
+    }
+    // Stored (level 0) gzip, so that the objects are over the 1 MiB that
+    // bfx fetches whole: these are streamed into their parsers.
+    for i in 0..2 {
+        let mut lines = Vec::new();
+        while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < 3 << 19 {
+            lines.push(records[(i + lines.len()) % records.len()].clone());
+        }
+        let body = gzip(&lines, flate2::Compression::none());
+        assert!(body.len() > 1 << 20);
+        put(format!("mixed/large-{i}.json.gz"), body);
+    }
+    // A first-byte wait, so that every slot fills before any GET is answered.
+    s.get_delay_ms.store(30, Ordering::SeqCst);
+    let url = format!("s3://{BUCKET}/mixed/");
+    let (code, remote, err) = s.bfx(&["analyze", "--s3-concurrency", "4", "--format", "json", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s.in_flight.1.load(Ordering::SeqCst), 4);
+    assert_eq!(s.gets.load(Ordering::SeqCst), 42);
+    let local_out = local_bfx(&["analyze", "--format", "json", local.path().join("mixed").to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&remote).unwrap();
+    assert_eq!(v["sources"].as_array().unwrap().len(), 42);
+    assert_eq!(v["sources"][0]["name"], format!("s3://{BUCKET}/mixed/large-0.json.gz"));
+    assert_eq!(
+        remote.replace(&format!("s3://{BUCKET}/mixed/"), "ROOT/"),
+        local_out.replace(&format!("{}/", local.path().join("mixed").display()), "ROOT/")
+    );
+}
+
 /// Throughput over loopback against the same files on local disk, for many
 /// small objects (as Firehose writes them) and a few large ones. A measured
 /// run, not a pass/fail test (speed is never asserted):
@@ -310,24 +436,8 @@ fn missing_bucket_denied_key_and_broken_body_are_reported_and_the_rest_goes_on()
 fn measure_loopback_throughput() {
     let s = start();
     let local = tempfile::tempdir().unwrap();
-    // Invocation-log records from the usage fixture, as JSON lines.
-    let mut records = Vec::new();
-    for e in walkdir::WalkDir::new(fixture("usage/s3")).sort_by_file_name() {
-        let e = e.unwrap();
-        if e.file_type().is_file() && !e.path().to_string_lossy().contains("/data/") {
-            let gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(e.path()).unwrap());
-            records.extend(std::io::BufRead::lines(std::io::BufReader::new(gz)).map(Result::unwrap));
-        }
-    }
-    let gz = |lines: &[String]| {
-        use std::io::Write;
-        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        for l in lines {
-            w.write_all(l.as_bytes()).unwrap();
-            w.write_all(b"\n").unwrap();
-        }
-        w.finish().unwrap()
-    };
+    let records = invocation_records();
+    let gz = |lines: &[String]| gzip(lines, flate2::Compression::fast());
     let mut cases = Vec::new();
     // 3,000 objects of 3 records (~3.5 KB of JSON each), and 4 objects of ~32 MiB.
     let mut small_bytes = 0;
@@ -358,22 +468,40 @@ fn measure_loopback_throughput() {
         s.put(&key, body);
     }
     cases.push(("4 large objects", "large/", 4, big_bytes));
+    s.list_from_memory.store(true, Ordering::SeqCst);
+    // CPU seconds (user + system) of this process (the server; the test
+    // thread only waits) and of its finished children (bfx), from
+    // /proc/self/stat; zero where there is none.
+    let cpu = || -> (f64, f64) {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let f: Vec<f64> =
+            stat.rsplit(')').next().unwrap_or("").split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+        let tick = 100.0;
+        let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / tick;
+        (at(11) + at(12), at(13) + at(14))
+    };
+    // bfx's default unless BFX_S3_CONCURRENCY says otherwise.
+    let concurrency = std::env::var("BFX_S3_CONCURRENCY").ok();
     for (what, prefix, objects, bytes) in cases {
-        let t = std::time::Instant::now();
-        let concurrency = std::env::var("BFX_S3_CONCURRENCY").unwrap_or_else(|_| "16".into());
         let url = format!("s3://{BUCKET}/{prefix}");
-        let (code, remote, err) = s.bfx(&["analyze", "--s3-concurrency", &concurrency, "--format", "json", &url]);
-        let s3_s = t.elapsed().as_secs_f64();
+        let mut args = vec!["analyze", "--format", "json", &url];
+        if let Some(c) = &concurrency {
+            args.extend(["--s3-concurrency", c]);
+        }
+        let (t, c0) = (std::time::Instant::now(), cpu());
+        let (code, remote, err) = s.bfx(&args);
+        let (s3_s, c1) = (t.elapsed().as_secs_f64(), cpu());
         assert_eq!(code, 0, "{err}");
         let t = std::time::Instant::now();
         let local_out = local_bfx(&["analyze", "--format", "json", local.path().join(prefix).to_str().unwrap()]);
-        let local_s = t.elapsed().as_secs_f64();
+        let (local_s, c2) = (t.elapsed().as_secs_f64(), cpu());
         let norm = |x: &str, from: &str| x.replace(from, "ROOT/");
         assert_eq!(
             norm(&remote, &format!("s3://{BUCKET}/{prefix}")),
             norm(&local_out, &format!("{}/", local.path().join(prefix.trim_end_matches('/')).display()))
         );
         let mb = bytes as f64 / 1e6;
+        let per = |secs: f64| secs / objects as f64 * 1e6;
         println!(
             "{what}: S3 loopback {s3_s:.2} s ({:.0} objects/s, {:.0} MB/s of JSON); local disk {local_s:.2} s ({:.0} objects/s, {:.0} MB/s); S3/local throughput {:.0}%",
             objects as f64 / s3_s,
@@ -382,5 +510,28 @@ fn measure_loopback_throughput() {
             mb / local_s,
             local_s / s3_s * 100.0
         );
+        println!(
+            "  CPU per object: bfx {:.0} us from S3, {:.0} us from disk; the S3 server {:.0} us",
+            per(c1.1 - c0.1),
+            per(c2.1 - c1.1),
+            per(c1.0 - c0.0)
+        );
     }
+    // The same small objects behind a first-byte latency, as from S3 itself:
+    // throughput is then bounded by GETs in flight over the latency.
+    for delay_ms in [20usize] {
+        s.get_delay_ms.store(delay_ms, Ordering::SeqCst);
+        for conc in ["16", "64", "256"] {
+            let t = std::time::Instant::now();
+            let (code, _, err) =
+                s.bfx(&["analyze", "--s3-concurrency", conc, "--format", "json", &format!("s3://{BUCKET}/small/")]);
+            assert_eq!(code, 0, "{err}");
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "3,000 small objects, {delay_ms} ms per GET, --s3-concurrency {conc}: {secs:.2} s ({:.0} objects/s)",
+                3000.0 / secs
+            );
+        }
+    }
+    s.get_delay_ms.store(0, Ordering::SeqCst);
 }
