@@ -14,6 +14,7 @@ pub mod detect;
 pub mod error;
 pub mod event;
 pub mod format;
+pub mod gunzip;
 pub mod hash;
 pub mod payload;
 pub mod prices;

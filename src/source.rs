@@ -9,7 +9,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
 use crate::error::SourceError;
@@ -190,9 +189,7 @@ pub fn decode(
     let head =
         reader.fill_buf().map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        let gz = MultiGzDecoder::new(reader);
-        // Logs compress about tenfold.
-        Ok((Box::new(BufReader::with_capacity(cap(known.map(|b| b.saturating_mul(10))), gz)), Compression::Gzip))
+        Ok((Box::new(crate::gunzip::Gunzip::new(reader)), Compression::Gzip))
     } else {
         Ok((Box::new(reader), Compression::None))
     }

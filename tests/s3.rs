@@ -226,6 +226,8 @@ impl Server {
     }
 
     /// Runs bfx with this server as the S3 endpoint (from the environment).
+    /// `BFX_BIN` names another build to run instead (to compare two
+    /// commits in the throughput measurement).
     fn bfx(&self, args: &[&str]) -> (i32, String, String) {
         let out = Command::new(std::env::var("BFX_BIN").unwrap_or(env!("CARGO_BIN_EXE_bfx").into()))
             .args(args)

@@ -245,7 +245,7 @@ fn read_owned(
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(w.awslogs.data.trim())
                     .map_err(|e| format!("awslogs.data is not base64: {e}"))?;
-                let gz = std::io::BufReader::new(MultiGzDecoder::new(&raw[..]));
+                let gz = crate::gunzip::Gunzip::new(&raw[..]);
                 read_subscription(Box::new(gz), &mut n, stats, f)?;
             }
         }
