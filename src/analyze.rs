@@ -474,7 +474,7 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         // reads, so those get threads of their own, as many as may stream
         // at once; small objects arrive whole and only need CPU.
         let slots: Vec<std::sync::OnceLock<Parsed>> = inputs.iter().map(|_| Default::default()).collect();
-        let streamed = s3.iter().filter(|f| f.size > crate::s3::PREFETCH_MAX_BYTES).count();
+        let streamed = s3.iter().filter(|f| crate::s3::is_streamed(f.size)).count();
         let wanted = crate::s3::streamed_concurrency().min(streamed);
         let pool = (wanted > rayon::current_num_threads())
             .then(|| {

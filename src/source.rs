@@ -173,8 +173,9 @@ pub fn decode(
     progress: Option<&ByteProgress>,
 ) -> Result<(Box<dyn BufRead + Send>, Compression), SourceError> {
     // A buffer the size of a small object: std zero-fills a reader's buffer
-    // before its first read, and for thousands of few-KB objects two 256 KiB
-    // buffers each were a measurable part of the time.
+    // before its first read, and for thousands of few-KB objects 256 KiB
+    // buffers each were a measurable part of the time. (Gunzip's output
+    // buffer is reused per thread.)
     let known = match &input.origin {
         Origin::S3 { size, .. } => Some(*size),
         // Not for pipes and FIFOs (`<(zcat ...)`), whose length reads as 0.

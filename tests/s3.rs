@@ -214,6 +214,13 @@ impl Server {
         self.bodies.write().unwrap().insert(key.to_string(), body);
     }
 
+    /// Uploads `body` as `key`, and writes it to `local/key` too.
+    fn put_with_local_copy(&self, local: &Path, key: &str, body: Vec<u8>) {
+        std::fs::create_dir_all(local.join(key).parent().unwrap()).unwrap();
+        std::fs::write(local.join(key), &body).unwrap();
+        self.put(key, body);
+    }
+
     /// Uploads every file under `dir` as `<prefix><path relative to dir>`.
     fn upload_dir(&self, dir: &Path, prefix: &str) {
         for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
@@ -255,6 +262,25 @@ fn invocation_records() -> Vec<String> {
         }
     }
     records
+}
+
+/// bfx's JSON report of the local copy of `prefix` under `local`.
+fn local_report(prefix: &str, local: &Path) -> String {
+    local_bfx(&["analyze", "--format", "json", local.join(prefix).to_str().unwrap()])
+}
+
+/// Asserts that the report of `s3://BUCKET/<prefix>` equals `local_out`,
+/// the report of its copy under `local`, names aside.
+fn assert_same_as_local(remote: &str, local_out: &str, prefix: &str, local: &Path) {
+    assert_eq!(
+        remote.replace(&format!("s3://{BUCKET}/{prefix}"), "ROOT/"),
+        local_out.replace(&format!("{}/", local.join(prefix.trim_end_matches('/')).display()), "ROOT/")
+    );
+}
+
+/// Small object `i`: three consecutive records, about 3.5 KB of JSON.
+fn three_records(records: &[String], i: usize) -> Vec<String> {
+    (0..3).map(|k| records[(i * 3 + k) % records.len()].clone()).collect()
 }
 
 /// `lines` as one gzip member, at `level`.
@@ -391,14 +417,9 @@ fn gets_in_flight_never_exceed_the_concurrency_and_large_objects_stream() {
     let s = start();
     let local = tempfile::tempdir().unwrap();
     let records = invocation_records();
-    let put = |key: String, body: Vec<u8>| {
-        std::fs::create_dir_all(local.path().join(&key).parent().unwrap()).unwrap();
-        std::fs::write(local.path().join(&key), &body).unwrap();
-        s.put(&key, body);
-    };
     for i in 0..40 {
-        let lines: Vec<String> = (0..3).map(|k| records[(i * 3 + k) % records.len()].clone()).collect();
-        put(format!("mixed/small-{i:02}.json.gz"), gzip(&lines, flate2::Compression::fast()));
+        let body = gzip(&three_records(&records, i), flate2::Compression::fast());
+        s.put_with_local_copy(local.path(), &format!("mixed/small-{i:02}.json.gz"), body);
     }
     // Stored (level 0) gzip, so that the objects are over the 1 MiB that
     // bfx fetches whole: these are streamed into their parsers.
@@ -409,7 +430,7 @@ fn gets_in_flight_never_exceed_the_concurrency_and_large_objects_stream() {
         }
         let body = gzip(&lines, flate2::Compression::none());
         assert!(body.len() > 1 << 20);
-        put(format!("mixed/large-{i}.json.gz"), body);
+        s.put_with_local_copy(local.path(), &format!("mixed/large-{i}.json.gz"), body);
     }
     // A first-byte wait, so that every slot fills before any GET is answered.
     s.get_delay_ms.store(30, Ordering::SeqCst);
@@ -418,14 +439,10 @@ fn gets_in_flight_never_exceed_the_concurrency_and_large_objects_stream() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(s.in_flight.1.load(Ordering::SeqCst), 4);
     assert_eq!(s.gets.load(Ordering::SeqCst), 42);
-    let local_out = local_bfx(&["analyze", "--format", "json", local.path().join("mixed").to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_str(&remote).unwrap();
     assert_eq!(v["sources"].as_array().unwrap().len(), 42);
     assert_eq!(v["sources"][0]["name"], format!("s3://{BUCKET}/mixed/large-0.json.gz"));
-    assert_eq!(
-        remote.replace(&format!("s3://{BUCKET}/mixed/"), "ROOT/"),
-        local_out.replace(&format!("{}/", local.path().join("mixed").display()), "ROOT/")
-    );
+    assert_same_as_local(&remote, &local_report("mixed/", local.path()), "mixed/", local.path());
 }
 
 /// Throughput over loopback against the same files on local disk, for many
@@ -444,13 +461,9 @@ fn measure_loopback_throughput() {
     // 3,000 objects of 3 records (~3.5 KB of JSON each), and 4 objects of ~32 MiB.
     let mut small_bytes = 0;
     for i in 0..3000 {
-        let lines: Vec<String> = (0..3).map(|k| records[(i * 3 + k) % records.len()].clone()).collect();
+        let lines = three_records(&records, i);
         small_bytes += lines.iter().map(|l| l.len() + 1).sum::<usize>();
-        let key = format!("small/2026/11/02/14/obj-{i:05}.json.gz");
-        let body = gz(&lines);
-        std::fs::create_dir_all(local.path().join(&key).parent().unwrap()).unwrap();
-        std::fs::write(local.path().join(&key), &body).unwrap();
-        s.put(&key, body);
+        s.put_with_local_copy(local.path(), &format!("small/2026/11/02/14/obj-{i:05}.json.gz"), gz(&lines));
     }
     cases.push(("3,000 small objects", "small/", 3000usize, small_bytes));
     let mut big_bytes = 0;
@@ -463,11 +476,7 @@ fn measure_loopback_throughput() {
             lines.push(l.clone());
         }
         big_bytes += n;
-        let key = format!("large/obj-{i}.json.gz");
-        let body = gz(&lines);
-        std::fs::create_dir_all(local.path().join(&key).parent().unwrap()).unwrap();
-        std::fs::write(local.path().join(&key), &body).unwrap();
-        s.put(&key, body);
+        s.put_with_local_copy(local.path(), &format!("large/obj-{i}.json.gz"), gz(&lines));
     }
     cases.push(("4 large objects", "large/", 4, big_bytes));
     s.list_from_memory.store(true, Ordering::SeqCst);
@@ -495,13 +504,9 @@ fn measure_loopback_throughput() {
         let (s3_s, c1) = (t.elapsed().as_secs_f64(), cpu());
         assert_eq!(code, 0, "{err}");
         let t = std::time::Instant::now();
-        let local_out = local_bfx(&["analyze", "--format", "json", local.path().join(prefix).to_str().unwrap()]);
+        let local_out = local_report(prefix, local.path());
         let (local_s, c2) = (t.elapsed().as_secs_f64(), cpu());
-        let norm = |x: &str, from: &str| x.replace(from, "ROOT/");
-        assert_eq!(
-            norm(&remote, &format!("s3://{BUCKET}/{prefix}")),
-            norm(&local_out, &format!("{}/", local.path().join(prefix.trim_end_matches('/')).display()))
-        );
+        assert_same_as_local(&remote, &local_out, prefix, local.path());
         let mb = bytes as f64 / 1e6;
         let per = |secs: f64| secs / objects as f64 * 1e6;
         println!(

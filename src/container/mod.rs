@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::io::{BufRead, Read};
 
 use base64::Engine;
-use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::source::{LineBatch, LineReader};
@@ -565,7 +564,7 @@ pub fn events_of(kind: ContainerKind, bytes: &[u8], stream_hint: &str) -> Result
     let mut out = Vec::new();
     let reader: Box<dyn BufRead + Send> = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut d = Vec::new();
-        MultiGzDecoder::new(bytes).read_to_end(&mut d).map_err(|e| e.to_string())?;
+        crate::gunzip::Gunzip::new(bytes).read_to_end(&mut d).map_err(|e| e.to_string())?;
         Box::new(std::io::Cursor::new(d))
     } else {
         Box::new(std::io::Cursor::new(bytes.to_vec()))
