@@ -270,7 +270,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions, fetched: Option<cra
         None => source::open_with_progress(input, progress),
     };
     let (mut reader, compression) = match opened {
-        Ok(r) => r,
+        Ok((reader, compression)) => (source::with_head(reader, source::SNIFF_BYTES), compression),
         Err(e) => {
             return Parsed::Text(
                 SourceSummary { report: error_report(&input.name, e.to_string()), calls: 0, client: None },
@@ -279,12 +279,15 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions, fetched: Option<cra
         }
     };
     let (kind, marker, is_cur, is_parquet) = match reader.fill_buf() {
-        Ok(head) => (
-            container::sniff(head),
-            head.trim_ascii() == b"Permission Check Successful",
-            cur::sniff(head),
-            cur::is_parquet(head),
-        ),
+        Ok(head) => {
+            let head = &head[..head.len().min(source::SNIFF_BYTES)];
+            (
+                container::sniff(head),
+                head.trim_ascii() == b"Permission Check Successful",
+                cur::sniff(head),
+                cur::is_parquet(head),
+            )
+        }
         Err(_) => (None, false, false, false),
     };
     if is_cur || is_parquet {
@@ -687,5 +690,59 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Analysis {
         turns,
         agent_calls,
         prices: Some(prices.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Read};
+
+    /// Hands out its bytes one at a time, as a slow pipe or a network
+    /// stream may.
+    struct Trickle(Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    /// The source's report, and the container events and usage records.
+    fn outcome(p: &Parsed) -> (String, usize, usize) {
+        match p {
+            Parsed::Text(s, _) => (serde_json::to_string(&s.report).unwrap(), 0, 0),
+            Parsed::Container(r, events, _, usage) => (serde_json::to_string(r).unwrap(), events.len(), usage.len()),
+            Parsed::Cur(r, rows) => (serde_json::to_string(r).unwrap(), rows.len(), 0),
+        }
+    }
+
+    /// Regression: the format was sniffed from a single `fill_buf`, which
+    /// holds only what has arrived so far. A gzip object whose first half
+    /// came in one network chunk (or one pipe write) was sniffed from a
+    /// partial first line and read as an unknown text log: 0 of 3 records
+    /// parsed.
+    #[test]
+    fn gzip_arriving_a_byte_at_a_time_is_sniffed_as_when_read_whole() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/usage/s3/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/11/03/00/",
+            "20261103T005901234Z_7de8fab6ae193e58.json.gz"
+        );
+        let gz = std::fs::read(path).unwrap();
+        let input = Input { name: "object.json.gz".into(), origin: source::Origin::Stdin };
+        let opts = AnalyzeOptions::default();
+        let whole = parse_one(0, &input, &opts, Some(Ok(Box::new(Cursor::new(gz.clone())))));
+        let trickled = parse_one(0, &input, &opts, Some(Ok(Box::new(Trickle(Cursor::new(gz))))));
+        let Parsed::Container(report, ..) = &whole else { panic!("not read as a container") };
+        assert_eq!(
+            (report.compression, report.container),
+            (Compression::Gzip, Some(container::ContainerKind::JsonLines))
+        );
+        // Two invocation-log records: two events, each with its usage.
+        let (_, events, usage) = outcome(&whole);
+        assert_eq!((events, usage), (2, 2));
+        assert_eq!(outcome(&trickled), outcome(&whole));
     }
 }

@@ -186,13 +186,69 @@ pub fn decode(
     if let Some(p) = progress {
         raw = Box::new(Counting { inner: raw, progress: p.clone() });
     }
-    let mut reader = BufReader::with_capacity(cap(known), raw);
+    // Two bytes tell gzip, even from a pipe whose first write was one byte.
+    let mut reader = with_head(Box::new(BufReader::with_capacity(cap(known), raw)), 2);
     let head =
         reader.fill_buf().map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok((Box::new(crate::gunzip::Gunzip::new(reader)), Compression::Gzip))
     } else {
         Ok((Box::new(reader), Compression::None))
+    }
+}
+
+/// How much of an input's decoded start its format is sniffed from.
+pub const SNIFF_BYTES: usize = 256 * 1024;
+
+/// Makes `reader`'s next `fill_buf` return its first `n` bytes (or all of a
+/// shorter input), however its bytes arrive. A single `fill_buf`
+/// returns whatever the source had ready: part of a pipe's first write, or
+/// what a first network chunk of a gzip object inflates to; sniffing that
+/// misread inputs whose first line had not yet arrived whole. A read error
+/// inside the head is kept and returned after the bytes before it.
+pub fn with_head(mut reader: Box<dyn BufRead + Send>, n: usize) -> Box<dyn BufRead + Send> {
+    match reader.fill_buf() {
+        // The common case costs nothing: the buffer already holds the head.
+        Ok(b) if b.len() >= n || b.is_empty() => return reader,
+        Err(_) => return reader,
+        Ok(_) => {}
+    }
+    let mut head = Vec::new();
+    let mut failed = None;
+    while head.len() < n {
+        match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(b) => {
+                let take = b.len().min(n - head.len());
+                head.extend_from_slice(&b[..take]);
+                reader.consume(take);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    match failed {
+        None => Box::new(io::Cursor::new(head).chain(reader)),
+        Some(e) => Box::new(io::Cursor::new(head).chain(BufReader::new(Failed(Some(e))))),
+    }
+}
+
+/// A reader whose every read fails: first with the error it was given,
+/// then with a copy of it.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(match self.0.take() {
+            Some(e) => {
+                self.0 = Some(io::Error::new(e.kind(), e.to_string()));
+                e
+            }
+            None => io::Error::other("read failed"),
+        })
     }
 }
 
@@ -397,6 +453,36 @@ fn push_line(batch: &mut LineBatch, start: usize, oversized: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Its pieces, one per read; then the end, or an error if `.1`.
+    struct Pieces(Vec<&'static [u8]>, bool);
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return if self.1 { Err(io::Error::other("connection reset")) } else { Ok(0) };
+            }
+            let p = self.0.remove(0);
+            buf[..p.len()].copy_from_slice(p);
+            Ok(p.len())
+        }
+    }
+
+    #[test]
+    fn with_head_gathers_the_head_across_reads_and_keeps_an_error_for_after_it() {
+        let pieces = || vec![&b"abcd"[..], b"efgh", b"ijkl"];
+        let mut r = with_head(Box::new(BufReader::new(Pieces(pieces(), false))), 10);
+        assert_eq!(r.fill_buf().unwrap(), b"abcdefghij");
+        let mut all = String::new();
+        r.read_to_string(&mut all).unwrap();
+        assert_eq!(all, "abcdefghijkl");
+        // Shorter than the head: all of it, then the error.
+        let mut r = with_head(Box::new(BufReader::new(Pieces(pieces(), true))), 100);
+        assert_eq!(r.fill_buf().unwrap(), b"abcdefghijkl");
+        r.consume(12);
+        assert_eq!(r.fill_buf().unwrap_err().to_string(), "connection reset");
+        assert_eq!(r.fill_buf().unwrap_err().to_string(), "connection reset");
+    }
 
     #[test]
     fn giant_line_is_cut_and_flagged_but_following_lines_survive() {
