@@ -14,9 +14,10 @@
 //! 16 threads blocking on a runtime, and 207-287 us on a two-worker
 //! runtime (thread wake-ups and work stealing, not HTTP). The SDK's
 //! standard retry mode retries throttling, 5xx and dropped connections
-//! before a body starts; once bytes have been parsed, a failure ends that
-//! object (reported, and the run is partial) rather than re-reading it, so
-//! nothing is ever parsed twice.
+//! before a body starts; a connection that drops mid-body is resumed from
+//! the byte where it broke off ([`ResumingBody`]), so nothing is ever parsed
+//! twice. An object that still cannot be read is reported, and the run is
+//! partial.
 
 use std::io::{self, Read};
 use std::sync::{Arc, LazyLock, OnceLock};
@@ -142,9 +143,6 @@ fn explain<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E
     let status = e.raw_response().map(|r| r.status().as_u16());
     let code = e.code().unwrap_or("");
     match (code, status) {
-        ("AccessDenied", _) | (_, Some(403)) if code != "ExpiredToken" && code != "InvalidAccessKeyId" => {
-            format!("{what}: access denied; the credentials need {action} on it")
-        }
         ("NoSuchBucket", _) => format!("{what}: no such bucket"),
         ("NoSuchKey", _) => format!("{what}: no such key"),
         ("ExpiredToken" | "TokenRefreshRequired", _) => {
@@ -156,6 +154,9 @@ fn explain<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E
         ("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException", _) => {
             format!("{what}: the bucket is in another region; set AWS_REGION (or --profile) to the bucket's region")
         }
+        // Last among the 403s: S3 answers a bad signature or an expired
+        // token with 403 as well, and those need other fixes.
+        ("AccessDenied", _) | (_, Some(403)) => format!("{what}: access denied; the credentials need {action} on it"),
         (_, Some(404)) => format!("{what}: not found (HTTP 404)"),
         _ => format!("{what}: {}", aws_sdk_s3::error::DisplayErrorContext(e).to_string().replace('\n', " ")),
     }
@@ -302,8 +303,63 @@ impl Read for BodyReader {
     }
 }
 
-fn mid_stream(name: &str, e: aws_sdk_s3::primitives::ByteStreamError) -> String {
-    format!("{name}: download failed mid-stream: {e}")
+/// Resumptions of one object's body after its connection dropped, at most.
+const MAX_RESUMES: u32 = 3;
+
+/// An object's body that picks up where it broke off. The SDK retries a GET
+/// that fails before its body starts; when the connection drops (or stalls)
+/// mid-body, this asks for the rest with `Range: bytes=N-`, pinned to the
+/// first response's ETag with `If-Match` so that a changed object is never
+/// spliced. Every byte is delivered once, so nothing is parsed twice.
+struct ResumingBody {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    /// `s3://bucket/key`, for messages.
+    name: String,
+    e_tag: Option<String>,
+    /// Bytes delivered so far.
+    offset: u64,
+    body: aws_sdk_s3::primitives::ByteStream,
+    resumes: u32,
+}
+
+impl ResumingBody {
+    /// The next chunk, `None` at the end, or why the body cannot be read on.
+    async fn next(&mut self) -> Option<Chunk> {
+        loop {
+            let e = match self.body.next().await? {
+                Ok(b) => {
+                    self.offset += b.len() as u64;
+                    return Some(Ok(b));
+                }
+                Err(e) => e,
+            };
+            let failed = format!("{}: download failed mid-stream at byte {}: {e}", self.name, self.offset);
+            if self.resumes == MAX_RESUMES {
+                return Some(Err(format!("{failed} (after {MAX_RESUMES} resumptions)")));
+            }
+            self.resumes += 1;
+            // 100, 200, 400 ms: a dropped connection is usually transient.
+            tokio::time::sleep(std::time::Duration::from_millis(100 << (self.resumes - 1))).await;
+            let rest = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .range(format!("bytes={}-", self.offset))
+                .set_if_match(self.e_tag.clone())
+                .send()
+                .await;
+            match rest {
+                Ok(out) => self.body = out.body,
+                Err(e) if e.code() == Some("PreconditionFailed") => {
+                    return Some(Err(format!("{failed}; the object changed since, so it was not read on")));
+                }
+                Err(e) => return Some(Err(format!("{failed}; resuming: {}", explain(&e, &self.name, "s3:GetObject")))),
+            }
+        }
+    }
 }
 
 /// An object's raw bytes, ready to read, or why it could not be opened.
@@ -312,17 +368,19 @@ pub type Body = Result<Box<dyn Read + Send>, SourceError>;
 /// GETs an object of `size` bytes (as listed), on the S3 thread: a small one
 /// is read whole, a larger one is pumped by a task of its own through a
 /// bounded channel.
-async fn get(c: aws_sdk_s3::Client, bucket: String, key: String, size: u64) -> Body {
+async fn get(client: aws_sdk_s3::Client, bucket: String, key: String, size: u64) -> Body {
     let name = format!("s3://{bucket}/{key}");
-    let mut body = match c.get_object().bucket(&bucket).key(&key).send().await {
-        Ok(out) => out.body,
+    let first = match client.get_object().bucket(&bucket).key(&key).send().await {
+        Ok(out) => out,
         Err(e) => return Err(SourceError::Open { message: explain(&e, &name, "s3:GetObject"), input: name }),
     };
+    let e_tag = first.e_tag().map(str::to_string);
+    let mut body = ResumingBody { client, bucket, key, name, e_tag, offset: 0, body: first.body, resumes: 0 };
     if !is_streamed(size) {
         let mut fetched = std::collections::VecDeque::new();
         while let Some(chunk) = body.next().await {
             let stop = chunk.is_err();
-            fetched.push_back(chunk.map_err(|e| mid_stream(&name, e)));
+            fetched.push_back(chunk);
             if stop {
                 break;
             }
@@ -333,7 +391,7 @@ async fn get(c: aws_sdk_s3::Client, bucket: String, key: String, size: u64) -> B
     tokio::spawn(async move {
         while let Some(chunk) = body.next().await {
             let stop = chunk.is_err();
-            if tx.send(chunk.map_err(|e| mid_stream(&name, e))).await.is_err() || stop {
+            if tx.send(chunk).await.is_err() || stop {
                 break;
             }
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use aws_sdk_s3::config::{Credentials, Region};
 use bytes::Bytes;
@@ -42,6 +42,74 @@ struct Chaos {
     get_delay_ms: Arc<AtomicUsize>,
     /// GETs from memory being answered now, and the most there ever were.
     in_flight: Arc<(AtomicUsize, AtomicUsize)>,
+    /// GETs per key so far, for `flaky/` keys, which fail in turn.
+    attempts: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// `(key, Range, If-Match)` of every resuming GET of a `flaky/` key.
+    resumed: Arc<Mutex<Vec<(String, String, String)>>>,
+}
+
+impl Chaos {
+    /// A `flaky/` key fails each way a GET can before it succeeds: S3 asks
+    /// to slow down (503), then has an internal error (500), then the
+    /// connection drops half-way through the body; after that, only the
+    /// rest is served, as a range pinned to the object's ETag.
+    async fn flaky_get(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let key = req.input.key.clone();
+        let attempt = {
+            let mut a = self.attempts.lock().unwrap();
+            let n = a.entry(key.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let body = self.bodies.read().unwrap().get(&key).cloned().expect("flaky keys are uploaded with put");
+        let len = body.len() as u64;
+        let e_tag = ETag::Strong(format!("{len:032x}"));
+        let stream = |parts: Vec<Result<Bytes, std::io::Error>>| {
+            StreamingBlob::wrap(futures::stream::unfold(parts.into_iter(), |mut parts| async move {
+                let part = parts.next()?;
+                if part.is_err() {
+                    // Lets the headers and the first half reach the client first.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Some((part, parts))
+            }))
+        };
+        match attempt {
+            1 => Err(s3s::s3_error!(SlowDown, "Please reduce your request rate.")),
+            2 => Err(s3s::s3_error!(InternalError, "We encountered an internal error. Please try again.")),
+            3 => {
+                let half = body.slice(..body.len() / 2);
+                let parts = vec![Ok(half), Err(std::io::Error::other("injected connection drop"))];
+                let output = GetObjectOutput {
+                    body: Some(stream(parts)),
+                    content_length: Some(len as i64),
+                    e_tag: Some(e_tag),
+                    ..Default::default()
+                };
+                Ok(S3Response::new(output))
+            }
+            _ => {
+                let range = format!("{:?}", req.input.range);
+                let if_match = format!("{:?}", req.input.if_match);
+                self.resumed.lock().unwrap().push((key, range, if_match));
+                let Some(Range::Int { first, last: None }) = req.input.range else {
+                    return Err(s3s::s3_error!(InvalidRequest, "only the rest of the object may be asked for"));
+                };
+                if req.input.if_match != Some(ETagCondition::ETag(e_tag.clone())) {
+                    return Err(s3s::s3_error!(PreconditionFailed));
+                }
+                let rest = body.slice(first as usize..);
+                let output = GetObjectOutput {
+                    content_length: Some(rest.len() as i64),
+                    content_range: Some(format!("bytes {first}-{}/{len}", len - 1)),
+                    body: Some(stream(vec![Ok(rest)])),
+                    e_tag: Some(e_tag),
+                    ..Default::default()
+                };
+                Ok(S3Response::new(output))
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -53,6 +121,18 @@ impl S3 for Chaos {
         self.fs.put_object(req).await
     }
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        // What S3 answers for an expired session token and for a bucket in
+        // another region than the client's.
+        match req.input.bucket.as_str() {
+            "expired-token" => return Err(s3s::s3_error!(ExpiredToken, "The provided token has expired.")),
+            "elsewhere" => {
+                return Err(s3s::s3_error!(
+                    PermanentRedirect,
+                    "The bucket you are attempting to access must be addressed using the specified endpoint."
+                ));
+            }
+            _ => {}
+        }
         if !self.list_from_memory.load(Ordering::SeqCst) {
             return self.fs.list_objects_v2(req).await;
         }
@@ -91,6 +171,9 @@ impl S3 for Chaos {
         self.gets.fetch_add(1, Ordering::SeqCst);
         if req.input.key.starts_with("denied/") {
             return Err(s3s::s3_error!(AccessDenied, "Access Denied"));
+        }
+        if req.input.key.starts_with("flaky/") {
+            return self.flaky_get(req).await;
         }
         let broken = req.input.key.starts_with("broken/");
         let cached = self.bodies.read().unwrap().get(&req.input.key).cloned();
@@ -155,6 +238,8 @@ struct Server {
     list_from_memory: Arc<AtomicBool>,
     get_delay_ms: Arc<AtomicUsize>,
     in_flight: Arc<(AtomicUsize, AtomicUsize)>,
+    attempts: Arc<Mutex<BTreeMap<String, usize>>>,
+    resumed: Arc<Mutex<Vec<(String, String, String)>>>,
     rt: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
     _root: tempfile::TempDir,
@@ -168,7 +253,10 @@ fn start() -> Server {
     let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
     let get_delay_ms = Arc::new(AtomicUsize::new(0));
     let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let (attempts, resumed) = (Arc::default(), Arc::default());
     let chaos = Chaos {
+        attempts: Arc::clone(&attempts),
+        resumed: Arc::clone(&resumed),
         fs,
         gets: gets.clone(),
         bodies: bodies.clone(),
@@ -204,7 +292,19 @@ fn start() -> Server {
         .build();
     let client = aws_sdk_s3::Client::from_conf(conf);
     rt.block_on(client.create_bucket().bucket(BUCKET).send()).unwrap();
-    Server { endpoint, gets, bodies, list_from_memory, get_delay_ms, in_flight, rt, client, _root: root }
+    Server {
+        endpoint,
+        gets,
+        bodies,
+        list_from_memory,
+        get_delay_ms,
+        in_flight,
+        attempts,
+        resumed,
+        rt,
+        client,
+        _root: root,
+    }
 }
 
 impl Server {
@@ -236,6 +336,11 @@ impl Server {
     /// `BFX_BIN` names another build to run instead (to compare two
     /// commits in the throughput measurement).
     fn bfx(&self, args: &[&str]) -> (i32, String, String) {
+        self.bfx_with_env(args, &[])
+    }
+
+    /// [`Server::bfx`] with more (or overriding) environment variables.
+    fn bfx_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let out = Command::new(std::env::var("BFX_BIN").unwrap_or(env!("CARGO_BIN_EXE_bfx").into()))
             .args(args)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
@@ -245,6 +350,7 @@ impl Server {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
@@ -393,9 +499,12 @@ fn missing_bucket_denied_key_and_broken_body_are_reported_and_the_rest_goes_on()
         err.contains(&format!("s3://{BUCKET}/denied/secret.log: access denied; the credentials need s3:GetObject")),
         "{err}"
     );
+    // Each broken GET sends half of what it was asked for: the rest is asked
+    // for three times, then the object is given up.
     for key in ["broken/cut.log", "broken/streamed.log"] {
-        assert!(err.contains(&format!("s3://{BUCKET}/{key}: download failed mid-stream")), "{err}");
+        assert!(err.contains(&format!("s3://{BUCKET}/{key}: download failed mid-stream at byte")), "{err}");
     }
+    assert_eq!(err.matches("(after 3 resumptions)").count(), 2, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     // The two good objects are analyzed in full: 11 calls each, 3 hangs each.
     let good: Vec<&serde_json::Value> =
@@ -443,6 +552,70 @@ fn gets_in_flight_never_exceed_the_concurrency_and_large_objects_stream() {
     assert_eq!(v["sources"].as_array().unwrap().len(), 42);
     assert_eq!(v["sources"][0]["name"], format!("s3://{BUCKET}/mixed/large-0.json.gz"));
     assert_same_as_local(&remote, &local_report("mixed/", local.path()), "mixed/", local.path());
+}
+
+#[test]
+fn throttled_failed_and_dropped_gets_are_retried_and_each_byte_parsed_once() {
+    let s = start();
+    let local = tempfile::tempdir().unwrap();
+    let records = invocation_records();
+    // One object fetched whole and one streamed (stored gzip over 1 MiB).
+    s.put_with_local_copy(local.path(), "flaky/a-small.json.gz", gzip(&three_records(&records, 0), Default::default()));
+    let mut lines = Vec::new();
+    while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < 3 << 19 {
+        lines.push(records[lines.len() % records.len()].clone());
+    }
+    let big = gzip(&lines, flate2::Compression::none());
+    let big_len = big.len();
+    s.put_with_local_copy(local.path(), "flaky/b-large.json.gz", big);
+    let small_len = s.bodies.read().unwrap()["flaky/a-small.json.gz"].len();
+    let (code, remote, err) = s.bfx(&["analyze", "--format", "json", &format!("s3://{BUCKET}/flaky/")]);
+    assert_eq!(code, 0, "{err}");
+    // Per object: 503 SlowDown and 500 retried by the SDK, the body cut
+    // half-way, then the rest asked for once.
+    assert_eq!(s.gets.load(Ordering::SeqCst), 8);
+    assert_eq!(s.attempts.lock().unwrap().values().copied().collect::<Vec<_>>(), vec![4, 4]);
+    let mut resumed = s.resumed.lock().unwrap().clone();
+    resumed.sort();
+    let tag = |len: usize| format!("Some(ETag(Strong({:?})))", format!("{len:032x}"));
+    let range = |len: usize| format!("Some(Int {{ first: {}, last: None }})", len / 2);
+    assert_eq!(
+        resumed,
+        vec![
+            ("flaky/a-small.json.gz".to_string(), range(small_len), tag(small_len)),
+            ("flaky/b-large.json.gz".to_string(), range(big_len), tag(big_len)),
+        ]
+    );
+    // Identical to the local copy: no line lost or parsed twice.
+    assert_same_as_local(&remote, &local_report("flaky/", local.path()), "flaky/", local.path());
+}
+
+#[test]
+fn rejected_expired_and_wrong_region_credentials_say_so() {
+    let s = start();
+    s.put("x/a.log", b"noise\n".to_vec());
+    let (code, _, err) =
+        s.bfx_with_env(&["analyze", &format!("s3://{BUCKET}/x/"), "s3://expired-token/x/", "s3://elsewhere/x/"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "listing s3://expired-token/x/: the credentials have expired; refresh them (aws sso login, or new keys)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("listing s3://elsewhere/x/: the bucket is in another region; set AWS_REGION (or --profile) to the bucket's region"),
+        "{err}"
+    );
+    let (code, _, err) =
+        s.bfx_with_env(&["analyze", &format!("s3://{BUCKET}/x/")], &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "listing s3://{BUCKET}/x/: the credentials were rejected (SignatureDoesNotMatch); check the access key and secret"
+        )),
+        "{err}"
+    );
 }
 
 /// Throughput over loopback against the same files on local disk, for many
