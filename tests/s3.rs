@@ -666,6 +666,8 @@ fn measure_loopback_throughput() {
     };
     // bfx's default unless BFX_S3_CONCURRENCY says otherwise.
     let concurrency = std::env::var("BFX_S3_CONCURRENCY").ok();
+    // The server's CPU per GET and local objects/s, for the small objects.
+    let mut small = None;
     for (what, prefix, objects, bytes) in cases {
         let url = format!("s3://{BUCKET}/{prefix}");
         let mut args = vec!["analyze", "--format", "json", &url];
@@ -696,6 +698,22 @@ fn measure_loopback_throughput() {
             per(c2.1 - c1.1),
             per(c1.0 - c0.0)
         );
+        if prefix == "small/" {
+            small = Some((per(c1.0 - c0.0), objects as f64 / local_s));
+        }
+    }
+    // What any aws-sdk-s3 client must spend: the same GETs with the SDK
+    // alone on the cheapest runtime (one thread), bodies read and dropped.
+    // With the server's share on the same cores, that bounds S3 throughput
+    // before bfx decompresses or parses a byte.
+    if let Some((server_us, local_per_s)) = small {
+        let sdk_us = sdk_cpu_per_get(&s, "small/", 64);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let ceiling = cores / (sdk_us + server_us) * 1e6;
+        println!(
+            "  the SDK alone: {sdk_us:.0} us of CPU per GET (64 in flight on one thread); with the server's {server_us:.0} us, {cores} cores serve at most {ceiling:.0} small objects/s over loopback, {:.0}% of local, before bfx parses anything",
+            ceiling / local_per_s * 100.0
+        );
     }
     // The same small objects behind a first-byte latency, as from S3 itself:
     // throughput is then bounded by GETs in flight over the latency.
@@ -714,4 +732,42 @@ fn measure_loopback_throughput() {
         }
     }
     s.get_delay_ms.store(0, Ordering::SeqCst);
+}
+
+/// CPU (user + system) per GET of the SDK alone, fetching every object
+/// under `prefix` with `in_flight` GETs at once on a current-thread runtime
+/// of a thread of its own, so that the thread's CPU time is the client's
+/// whole cost (HTTP, signing, the orchestrator), with no parsing.
+fn sdk_cpu_per_get(s: &Server, prefix: &str, in_flight: usize) -> f64 {
+    use futures::StreamExt;
+    let keys: Vec<String> = s.bodies.read().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+    let client = s.client.clone();
+    std::thread::spawn(move || {
+        // utime + stime of this thread, in seconds (100 ticks per second).
+        let cpu = || {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+            let f: Vec<f64> =
+                stat.rsplit(')').next().unwrap_or("").split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+            (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let n = keys.len();
+        let c0 = cpu();
+        let bytes: usize = rt.block_on(
+            futures::stream::iter(keys)
+                .map(|key| {
+                    let client = client.clone();
+                    async move {
+                        let out = client.get_object().bucket(BUCKET).key(key).send().await.unwrap();
+                        out.body.collect().await.unwrap().into_bytes().len()
+                    }
+                })
+                .buffer_unordered(in_flight)
+                .fold(0, |sum, n| async move { sum + n }),
+        );
+        assert!(bytes > 0);
+        (cpu() - c0) / n as f64 * 1e6
+    })
+    .join()
+    .unwrap()
 }
