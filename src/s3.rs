@@ -352,6 +352,13 @@ impl ResumingBody {
                 .send()
                 .await;
             match rest {
+                // A store that ignored the range would send the whole object
+                // again, and its start would be parsed twice.
+                Ok(out) if !out.content_range().is_some_and(|r| r.starts_with(&format!("bytes {}-", self.offset))) => {
+                    return Some(Err(format!(
+                        "{failed}; the server did not send the rest as a range, so it was not read on"
+                    )));
+                }
                 Ok(out) => self.body = out.body,
                 Err(e) if e.code() == Some("PreconditionFailed") => {
                     return Some(Err(format!("{failed}; the object changed since, so it was not read on")));

@@ -52,7 +52,9 @@ impl Chaos {
     /// A `flaky/` key fails each way a GET can before it succeeds: S3 asks
     /// to slow down (503), then has an internal error (500), then the
     /// connection drops half-way through the body; after that, only the
-    /// rest is served, as a range pinned to the object's ETag.
+    /// rest is served, as a range pinned to the object's ETag. A `changed/`
+    /// key's body is cut, then it no longer matches its ETag; a `norange/`
+    /// key's body is cut, then the store ignores Range.
     async fn flaky_get(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let key = req.input.key.clone();
         let attempt = {
@@ -61,6 +63,8 @@ impl Chaos {
             *n += 1;
             *n
         };
+        // `changed/` and `norange/` keys start at the cut body.
+        let attempt = if key.starts_with("flaky/") { attempt } else { attempt + 2 };
         let body = self.bodies.read().unwrap().get(&key).cloned().expect("flaky keys are uploaded with put");
         let len = body.len() as u64;
         let e_tag = ETag::Strong(format!("{len:032x}"));
@@ -91,7 +95,21 @@ impl Chaos {
             _ => {
                 let range = format!("{:?}", req.input.range);
                 let if_match = format!("{:?}", req.input.if_match);
-                self.resumed.lock().unwrap().push((key, range, if_match));
+                self.resumed.lock().unwrap().push((key.clone(), range, if_match));
+                if key.starts_with("changed/") {
+                    // Rewritten since the first GET: its ETag no longer matches.
+                    return Err(s3s::s3_error!(PreconditionFailed));
+                }
+                if key.starts_with("norange/") {
+                    // A store that ignores Range sends the whole object again.
+                    let output = GetObjectOutput {
+                        content_length: Some(len as i64),
+                        body: Some(stream(vec![Ok(body)])),
+                        e_tag: Some(e_tag),
+                        ..Default::default()
+                    };
+                    return Ok(S3Response::new(output));
+                }
                 let Some(Range::Int { first, last: None }) = req.input.range else {
                     return Err(s3s::s3_error!(InvalidRequest, "only the rest of the object may be asked for"));
                 };
@@ -172,7 +190,7 @@ impl S3 for Chaos {
         if req.input.key.starts_with("denied/") {
             return Err(s3s::s3_error!(AccessDenied, "Access Denied"));
         }
-        if req.input.key.starts_with("flaky/") {
+        if ["flaky/", "changed/", "norange/"].iter().any(|p| req.input.key.starts_with(p)) {
             return self.flaky_get(req).await;
         }
         let broken = req.input.key.starts_with("broken/");
@@ -588,6 +606,39 @@ fn throttled_failed_and_dropped_gets_are_retried_and_each_byte_parsed_once() {
     );
     // Identical to the local copy: no line lost or parsed twice.
     assert_same_as_local(&remote, &local_report("flaky/", local.path()), "flaky/", local.path());
+}
+
+#[test]
+fn a_cut_body_is_not_resumed_from_a_changed_object_or_a_store_that_ignores_range() {
+    let s = start();
+    let log = std::fs::read(fixture("botocore/stale_v144_standard.log")).unwrap();
+    s.put("changed/a.log", log.clone());
+    s.put("norange/a.log", log.clone());
+    let half = log.len() / 2;
+    let (code, out, err) =
+        s.bfx(&["analyze", "--format", "json", &format!("s3://{BUCKET}/changed/"), &format!("s3://{BUCKET}/norange/")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "s3://{BUCKET}/changed/a.log: download failed mid-stream at byte {half}: streaming error; the object changed since, so it was not read on"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "s3://{BUCKET}/norange/a.log: download failed mid-stream at byte {half}: streaming error; the server did not send the rest as a range, so it was not read on"
+        )),
+        "{err}"
+    );
+    // One cut GET and one refused resumption each: no retry of a refusal.
+    assert_eq!(s.gets.load(Ordering::SeqCst), 4);
+    // The first half was analyzed, and only once.
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let lines_in_half = log[..half].iter().filter(|&&b| b == b'\n').count() as u64;
+    for source in v["sources"].as_array().unwrap() {
+        assert!(source["error"].is_string());
+        assert_eq!(source["lines"]["lines_read"].as_u64().unwrap(), lines_in_half + 1, "{source}");
+    }
 }
 
 #[test]
