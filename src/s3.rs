@@ -140,6 +140,23 @@ pub fn parse_url(arg: &str) -> Option<(String, String)> {
 /// A clear message for an S3 error: what happened, to which key, and what
 /// permission or setting fixes it.
 fn explain<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E>, what: &str, action: &str) -> String {
+    // Credentials that could not be loaded fail before any request is sent.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        use aws_credential_types::provider::error::CredentialsError;
+        match s.downcast_ref::<CredentialsError>() {
+            Some(CredentialsError::CredentialsNotLoaded(_)) => {
+                return format!(
+                    "{what}: no AWS credentials found (environment, profile, SSO, web identity, container or instance role); pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                );
+            }
+            Some(c) => {
+                let why = aws_sdk_s3::error::DisplayErrorContext(c).to_string().replace('\n', " ");
+                return format!("{what}: the AWS credentials could not be loaded: {why}");
+            }
+            None => source = s.source(),
+        }
+    }
     let status = e.raw_response().map(|r| r.status().as_u16());
     let code = e.code().unwrap_or("");
     match (code, status) {
@@ -211,10 +228,47 @@ fn keep_key(key: &str, size: i64, o: &S3Options) -> bool {
     true
 }
 
+/// Why no S3 request can be made with this configuration, found before
+/// any is sent: a named profile that no AWS config file defines, or no
+/// region. (The SDK would only say that a region must be set.)
+fn setup_problem() -> Option<&'static str> {
+    static PROBLEM: OnceLock<Option<String>> = OnceLock::new();
+    PROBLEM
+        .get_or_init(|| {
+            if let Some(name) = &options().profile {
+                let name = name.clone();
+                let set = run(async move {
+                    use aws_types::os_shim_internal::{Env, Fs};
+                    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+                    aws_config::profile::parser::load(&Fs::real(), &Env::real(), &files, Some(name.into())).await
+                });
+                match set {
+                    Some(Ok(set)) if set.get_profile(set.selected_profile()).is_none() => {
+                        return Some(format!(
+                            "the AWS profile `{}` is not defined in the AWS config or credentials file (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE; by default ~/.aws/config and ~/.aws/credentials)",
+                            set.selected_profile()
+                        ));
+                    }
+                    Some(Err(e)) => return Some(format!("the AWS config files could not be read: {e}")),
+                    _ => {}
+                }
+            }
+            client()
+                .config()
+                .region()
+                .is_none()
+                .then(|| "no AWS region is set; set AWS_REGION, or use a --profile that sets one".to_string())
+        })
+        .as_deref()
+}
+
 /// Lists `s3://bucket/prefix` into inputs, in key order, with sizes.
 pub fn list(arg: &str) -> Result<Vec<Input>, SourceError> {
     let (bucket, prefix) = parse_url(arg)
         .ok_or_else(|| SourceError::Open { input: arg.into(), message: "expected s3://bucket/prefix".into() })?;
+    if let Some(problem) = setup_problem() {
+        return Err(SourceError::Open { input: arg.into(), message: format!("listing {arg}: {problem}") });
+    }
     let c = client().clone();
     let o = options();
     let arg = arg.to_string();

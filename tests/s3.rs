@@ -357,10 +357,11 @@ impl Server {
         self.bfx_with_env(args, &[])
     }
 
-    /// [`Server::bfx`] with more (or overriding) environment variables.
+    /// [`Server::bfx`] with more (or overriding) environment variables; an
+    /// empty value removes the variable.
     fn bfx_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-        let out = Command::new(std::env::var("BFX_BIN").unwrap_or(env!("CARGO_BIN_EXE_bfx").into()))
-            .args(args)
+        let mut cmd = Command::new(std::env::var("BFX_BIN").unwrap_or(env!("CARGO_BIN_EXE_bfx").into()));
+        cmd.args(args)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
@@ -368,9 +369,11 @@ impl Server {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+            .envs(env.iter().filter(|(_, v)| !v.is_empty()).copied());
+        for (k, _) in env.iter().filter(|(_, v)| v.is_empty()) {
+            cmd.env_remove(k);
+        }
+        let out = cmd.output().unwrap();
         (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     }
 }
@@ -639,6 +642,45 @@ fn a_cut_body_is_not_resumed_from_a_changed_object_or_a_store_that_ignores_range
         assert!(source["error"].is_string());
         assert_eq!(source["lines"]["lines_read"].as_u64().unwrap(), lines_in_half + 1, "{source}");
     }
+}
+
+#[test]
+fn a_named_profile_supplies_credentials_and_region_and_missing_ones_say_so() {
+    let s = start();
+    s.put("x/a.log", std::fs::read(fixture("botocore/stale_v144_standard.log")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&config, "[profile bfx-audit]\nregion = us-east-1\n").unwrap();
+    std::fs::write(&credentials, format!("[bfx-audit]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"))
+        .unwrap();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_REGION", ""),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+    ];
+    let url = format!("s3://{BUCKET}/x/");
+    let (code, out, err) = s.bfx_with_env(&["analyze", "--profile", "bfx-audit", "--format", "json", &url], &env);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["sources"][0]["calls"], 11);
+    let (code, _, err) = s.bfx_with_env(&["analyze", "--profile", "no-such-profile", &url], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("listing s3://logs/x/: the AWS profile `no-such-profile` is not defined in the AWS config or credentials file"),
+        "{err}"
+    );
+    // Without a profile, the SDK would only say "a region must be set" or
+    // list every provider it tried.
+    let (code, _, err) = s.bfx_with_env(&["analyze", &url], &[("AWS_REGION", "")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("listing s3://logs/x/: no AWS region is set; set AWS_REGION, or use a --profile"), "{err}");
+    let (code, _, err) =
+        s.bfx_with_env(&["analyze", &url], &[("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("listing s3://logs/x/: no AWS credentials found (environment, profile, SSO"), "{err}");
 }
 
 #[test]
