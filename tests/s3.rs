@@ -410,6 +410,18 @@ fn three_records(records: &[String], i: usize) -> Vec<String> {
     (0..3).map(|k| records[(i * 3 + k) % records.len()].clone()).collect()
 }
 
+/// 1.5 MiB of records from the `i`th on, as stored (level 0) gzip: over the
+/// 1 MiB that bfx fetches whole, so it is streamed into its parser.
+fn streamed_object(records: &[String], i: usize) -> Vec<u8> {
+    let mut lines = Vec::new();
+    while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < 3 << 19 {
+        lines.push(records[(i + lines.len()) % records.len()].clone());
+    }
+    let body = gzip(&lines, flate2::Compression::none());
+    assert!(body.len() as u64 > bfx::s3::PREFETCH_MAX_BYTES);
+    body
+}
+
 /// `lines` as one gzip member, at `level`.
 fn gzip(lines: &[String], level: flate2::Compression) -> Vec<u8> {
     use std::io::Write;
@@ -551,16 +563,9 @@ fn gets_in_flight_never_exceed_the_concurrency_and_large_objects_stream() {
         let body = gzip(&three_records(&records, i), flate2::Compression::fast());
         s.put_with_local_copy(local.path(), &format!("mixed/small-{i:02}.json.gz"), body);
     }
-    // Stored (level 0) gzip, so that the objects are over the 1 MiB that
-    // bfx fetches whole: these are streamed into their parsers.
+    // And two that are streamed into their parsers.
     for i in 0..2 {
-        let mut lines = Vec::new();
-        while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < 3 << 19 {
-            lines.push(records[(i + lines.len()) % records.len()].clone());
-        }
-        let body = gzip(&lines, flate2::Compression::none());
-        assert!(body.len() > 1 << 20);
-        s.put_with_local_copy(local.path(), &format!("mixed/large-{i}.json.gz"), body);
+        s.put_with_local_copy(local.path(), &format!("mixed/large-{i}.json.gz"), streamed_object(&records, i));
     }
     // A first-byte wait, so that every slot fills before any GET is answered.
     s.get_delay_ms.store(30, Ordering::SeqCst);
@@ -582,11 +587,7 @@ fn throttled_failed_and_dropped_gets_are_retried_and_each_byte_parsed_once() {
     let records = invocation_records();
     // One object fetched whole and one streamed (stored gzip over 1 MiB).
     s.put_with_local_copy(local.path(), "flaky/a-small.json.gz", gzip(&three_records(&records, 0), Default::default()));
-    let mut lines = Vec::new();
-    while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < 3 << 19 {
-        lines.push(records[lines.len() % records.len()].clone());
-    }
-    let big = gzip(&lines, flate2::Compression::none());
+    let big = streamed_object(&records, 0);
     let big_len = big.len();
     s.put_with_local_copy(local.path(), "flaky/b-large.json.gz", big);
     let small_len = s.bodies.read().unwrap()["flaky/a-small.json.gz"].len();
