@@ -709,10 +709,11 @@ mod tests {
         }
     }
 
-    /// The source's report, and the container events and usage records.
+    /// The source's report, and its calls (a log) or its events and usage
+    /// records (a container) or its rows (CUR).
     fn outcome(p: &Parsed) -> (String, usize, usize) {
         match p {
-            Parsed::Text(s, _) => (serde_json::to_string(&s.report).unwrap(), 0, 0),
+            Parsed::Text(s, calls) => (serde_json::to_string(&s.report).unwrap(), calls.len(), s.calls),
             Parsed::Container(r, events, _, usage) => (serde_json::to_string(r).unwrap(), events.len(), usage.len()),
             Parsed::Cur(r, rows) => (serde_json::to_string(r).unwrap(), rows.len(), 0),
         }
@@ -744,5 +745,55 @@ mod tests {
         let (_, events, usage) = outcome(&whole);
         assert_eq!((events, usage), (2, 2));
         assert_eq!(outcome(&trickled), outcome(&whole));
+    }
+
+    /// Hands out its bytes in reads of 1 to 7 bytes, in turn.
+    struct Ragged(Cursor<Vec<u8>>, usize);
+
+    impl Read for Ragged {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.1 = self.1 % 7 + 1;
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    /// Output must not depend on how a source's bytes arrive (network
+    /// chunks, pipe writes): every committed fixture and shared sample gives
+    /// the same report, calls, events and usage records read in ragged
+    /// pieces as read whole.
+    #[test]
+    fn every_fixture_parses_the_same_however_its_bytes_arrive() {
+        let opts = AnalyzeOptions::default();
+        let mut checked = 0;
+        // The committed fixtures, and the shared real samples where present.
+        let roots = [
+            concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/formats"),
+        ];
+        let present = roots.iter().filter(|r| std::path::Path::new(r).exists());
+        // Not the generators' Python environments and scripts.
+        let generator = |name: &str| name.starts_with(".venv") || name == "__pycache__";
+        let walk = |r: &&str| {
+            walkdir::WalkDir::new(r)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| !generator(&e.file_name().to_string_lossy()))
+        };
+        for entry in present.flat_map(walk) {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let script = path.extension().is_some_and(|e| ["py", "sh", "md", "pyc"].iter().any(|x| e == *x));
+            if !entry.file_type().is_file() || script {
+                continue;
+            }
+            let input = Input { name: path.display().to_string(), origin: source::Origin::File(path.to_path_buf()) };
+            let whole = parse_one(0, &input, &opts, None);
+            let bytes = std::fs::read(path).unwrap();
+            let ragged = parse_one(0, &input, &opts, Some(Ok(Box::new(Ragged(Cursor::new(bytes), 0)))));
+            assert_eq!(outcome(&ragged), outcome(&whole), "{}", path.display());
+            checked += 1;
+        }
+        assert!(checked >= 76, "{checked} fixtures");
     }
 }
