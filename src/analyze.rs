@@ -270,7 +270,7 @@ fn parse_one(i: usize, input: &Input, opts: &AnalyzeOptions, fetched: Option<cra
         None => source::open_with_progress(input, progress),
     };
     let (mut reader, compression) = match opened {
-        Ok((reader, compression)) => (source::with_head(reader, source::SNIFF_BYTES), compression),
+        Ok(r) => r,
         Err(e) => {
             return Parsed::Text(
                 SourceSummary { report: error_report(&input.name, e.to_string()), calls: 0, client: None },
@@ -698,14 +698,25 @@ mod tests {
     use super::*;
     use std::io::{Cursor, Read};
 
-    /// Hands out its bytes one at a time, as a slow pipe or a network
-    /// stream may.
-    struct Trickle(Cursor<Vec<u8>>);
+    /// Hands out its bytes in reads of 1 to `max` bytes, in turn, as a slow
+    /// pipe or a network stream may.
+    struct Ragged {
+        bytes: Cursor<Vec<u8>>,
+        max: usize,
+        last: usize,
+    }
 
-    impl Read for Trickle {
+    impl Ragged {
+        fn new(bytes: Vec<u8>, max: usize) -> Self {
+            Ragged { bytes: Cursor::new(bytes), max, last: 0 }
+        }
+    }
+
+    impl Read for Ragged {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = buf.len().min(1);
-            self.0.read(&mut buf[..n])
+            self.last = self.last % self.max + 1;
+            let n = buf.len().min(self.last);
+            self.bytes.read(&mut buf[..n])
         }
     }
 
@@ -735,7 +746,7 @@ mod tests {
         let input = Input { name: "object.json.gz".into(), origin: source::Origin::Stdin };
         let opts = AnalyzeOptions::default();
         let whole = parse_one(0, &input, &opts, Some(Ok(Box::new(Cursor::new(gz.clone())))));
-        let trickled = parse_one(0, &input, &opts, Some(Ok(Box::new(Trickle(Cursor::new(gz))))));
+        let trickled = parse_one(0, &input, &opts, Some(Ok(Box::new(Ragged::new(gz, 1)))));
         let Parsed::Container(report, ..) = &whole else { panic!("not read as a container") };
         assert_eq!(
             (report.compression, report.container),
@@ -745,17 +756,6 @@ mod tests {
         let (_, events, usage) = outcome(&whole);
         assert_eq!((events, usage), (2, 2));
         assert_eq!(outcome(&trickled), outcome(&whole));
-    }
-
-    /// Hands out its bytes in reads of 1 to 7 bytes, in turn.
-    struct Ragged(Cursor<Vec<u8>>, usize);
-
-    impl Read for Ragged {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.1 = self.1 % 7 + 1;
-            let n = buf.len().min(self.1);
-            self.0.read(&mut buf[..n])
-        }
     }
 
     /// Output must not depend on how a source's bytes arrive (network
@@ -790,7 +790,7 @@ mod tests {
             let input = Input { name: path.display().to_string(), origin: source::Origin::File(path.to_path_buf()) };
             let whole = parse_one(0, &input, &opts, None);
             let bytes = std::fs::read(path).unwrap();
-            let ragged = parse_one(0, &input, &opts, Some(Ok(Box::new(Ragged(Cursor::new(bytes), 0)))));
+            let ragged = parse_one(0, &input, &opts, Some(Ok(Box::new(Ragged::new(bytes, 7)))));
             assert_eq!(outcome(&ragged), outcome(&whole), "{}", path.display());
             checked += 1;
         }

@@ -190,14 +190,18 @@ pub fn decode(
     let mut reader = with_head(Box::new(BufReader::with_capacity(cap(known), raw)), 2);
     let head =
         reader.fill_buf().map_err(|e| SourceError::Open { input: input.name.clone(), message: e.to_string() })?;
+    // The decoded reader's first `fill_buf` holds its whole head, which is
+    // what formats are sniffed from.
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Box::new(crate::gunzip::Gunzip::new(reader)), Compression::Gzip))
+        Ok((with_head(Box::new(crate::gunzip::Gunzip::new(reader)), SNIFF_BYTES), Compression::Gzip))
     } else {
-        Ok((Box::new(reader), Compression::None))
+        Ok((with_head(reader, SNIFF_BYTES), Compression::None))
     }
 }
 
-/// How much of an input's decoded start its format is sniffed from.
+/// How much of an input's decoded start its format is sniffed from: the
+/// first `fill_buf` of a reader from [`decode`] holds at least this much
+/// (or all of a shorter input).
 pub const SNIFF_BYTES: usize = 256 * 1024;
 
 /// Makes `reader`'s next `fill_buf` return its first `n` bytes (or all of a
@@ -206,7 +210,7 @@ pub const SNIFF_BYTES: usize = 256 * 1024;
 /// what a first network chunk of a gzip object inflates to; sniffing that
 /// misread inputs whose first line had not yet arrived whole. A read error
 /// inside the head is kept and returned after the bytes before it.
-pub fn with_head(mut reader: Box<dyn BufRead + Send>, n: usize) -> Box<dyn BufRead + Send> {
+fn with_head(mut reader: Box<dyn BufRead + Send>, n: usize) -> Box<dyn BufRead + Send> {
     match reader.fill_buf() {
         // The common case costs nothing: the buffer already holds the head.
         Ok(b) if b.len() >= n || b.is_empty() => return reader,

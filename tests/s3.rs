@@ -22,10 +22,11 @@ const KEY: &str = "AKIDBFXTEST";
 const SECRET: &str = "bfx-test-secret";
 const BUCKET: &str = "logs";
 
-/// s3s-fs with a GET counter, a denied prefix and a prefix whose bodies
-/// break half-way.
-struct Chaos {
-    fs: s3s_fs::FileSystem,
+/// What the server and the tests share: counters, uploaded bodies and
+/// switches.
+#[derive(Clone, Default)]
+struct State {
+    /// GetObject requests received, for every key.
     gets: Arc<AtomicUsize>,
     /// Bodies uploaded through [`Server::put`], served from memory: s3s-fs
     /// hands every GET's file work to tokio's blocking pool, and on two
@@ -42,10 +43,25 @@ struct Chaos {
     get_delay_ms: Arc<AtomicUsize>,
     /// GETs from memory being answered now, and the most there ever were.
     in_flight: Arc<(AtomicUsize, AtomicUsize)>,
-    /// GETs per key so far, for `flaky/` keys, which fail in turn.
+    /// GETs per key so far, for the keys of [`Chaos::flaky_get`], which
+    /// fail in turn.
     attempts: Arc<Mutex<BTreeMap<String, usize>>>,
-    /// `(key, Range, If-Match)` of every resuming GET of a `flaky/` key.
+    /// `(key, Range, If-Match)` of every resuming GET of those keys.
     resumed: Arc<Mutex<Vec<(String, String, String)>>>,
+}
+
+/// s3s-fs with a GET counter, a denied prefix and prefixes whose GETs
+/// misbehave on purpose.
+struct Chaos {
+    fs: s3s_fs::FileSystem,
+    state: State,
+}
+
+impl std::ops::Deref for Chaos {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
 }
 
 impl Chaos {
@@ -66,31 +82,14 @@ impl Chaos {
         // `changed/` and `norange/` keys start at the cut body.
         let attempt = if key.starts_with("flaky/") { attempt } else { attempt + 2 };
         let body = self.bodies.read().unwrap().get(&key).cloned().expect("flaky keys are uploaded with put");
-        let len = body.len() as u64;
-        let e_tag = ETag::Strong(format!("{len:032x}"));
-        let stream = |parts: Vec<Result<Bytes, std::io::Error>>| {
-            StreamingBlob::wrap(futures::stream::unfold(parts.into_iter(), |mut parts| async move {
-                let part = parts.next()?;
-                if part.is_err() {
-                    // Lets the headers and the first half reach the client first.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Some((part, parts))
-            }))
-        };
+        let len = body.len();
+        let e_tag = e_tag_of(&body);
         match attempt {
             1 => Err(s3s::s3_error!(SlowDown, "Please reduce your request rate.")),
             2 => Err(s3s::s3_error!(InternalError, "We encountered an internal error. Please try again.")),
             3 => {
-                let half = body.slice(..body.len() / 2);
-                let parts = vec![Ok(half), Err(std::io::Error::other("injected connection drop"))];
-                let output = GetObjectOutput {
-                    body: Some(stream(parts)),
-                    content_length: Some(len as i64),
-                    e_tag: Some(e_tag),
-                    ..Default::default()
-                };
-                Ok(S3Response::new(output))
+                let half = body.slice(..len / 2);
+                answer(vec![Ok(half), Err(std::io::Error::other("injected connection drop"))], len, e_tag, None)
             }
             _ => {
                 let range = format!("{:?}", req.input.range);
@@ -102,13 +101,7 @@ impl Chaos {
                 }
                 if key.starts_with("norange/") {
                     // A store that ignores Range sends the whole object again.
-                    let output = GetObjectOutput {
-                        content_length: Some(len as i64),
-                        body: Some(stream(vec![Ok(body)])),
-                        e_tag: Some(e_tag),
-                        ..Default::default()
-                    };
-                    return Ok(S3Response::new(output));
+                    return answer(vec![Ok(body)], len, e_tag, None);
                 }
                 let Some(Range::Int { first, last: None }) = req.input.range else {
                     return Err(s3s::s3_error!(InvalidRequest, "only the rest of the object may be asked for"));
@@ -117,14 +110,8 @@ impl Chaos {
                     return Err(s3s::s3_error!(PreconditionFailed));
                 }
                 let rest = body.slice(first as usize..);
-                let output = GetObjectOutput {
-                    content_length: Some(rest.len() as i64),
-                    content_range: Some(format!("bytes {first}-{}/{len}", len - 1)),
-                    body: Some(stream(vec![Ok(rest)])),
-                    e_tag: Some(e_tag),
-                    ..Default::default()
-                };
-                Ok(S3Response::new(output))
+                let range = format!("bytes {first}-{}/{len}", len - 1);
+                answer(vec![Ok(rest.clone())], rest.len(), e_tag, Some(range))
             }
         }
     }
@@ -203,14 +190,8 @@ impl S3 for Chaos {
                 tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
             }
             self.in_flight.0.fetch_sub(1, Ordering::SeqCst);
-            let len = body.len() as i64;
-            let output = GetObjectOutput {
-                body: Some(StreamingBlob::wrap(futures::stream::once(async move { Ok::<_, std::io::Error>(body) }))),
-                content_length: Some(len),
-                e_tag: Some(ETag::Strong(format!("{:032x}", len))),
-                ..Default::default()
-            };
-            return Ok(S3Response::new(output));
+            let (len, e_tag) = (body.len(), e_tag_of(&body));
+            return answer(vec![Ok(body)], len, e_tag, None);
         }
         let mut resp = self.fs.get_object(req).await?;
         if broken && let Some(body) = resp.output.body.take() {
@@ -218,25 +199,46 @@ impl S3 for Chaos {
             // connection end before Content-Length bytes.
             let all = collect(body).await;
             let half = Bytes::copy_from_slice(&all[..all.len() / 2]);
-            // The pause lets the headers and first half reach the client
-            // before the connection fails.
-            let parts = futures::stream::unfold(0u8, move |step| {
-                let half = half.clone();
-                async move {
-                    match step {
-                        0 => Some((Ok(half), 1)),
-                        1 => {
-                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                            Some((Err(std::io::Error::other("injected mid-stream failure")), 2))
-                        }
-                        _ => None,
-                    }
-                }
-            });
-            resp.output.body = Some(StreamingBlob::wrap(parts));
+            resp.output.body = Some(body_of(vec![Ok(half), Err(std::io::Error::other("injected mid-stream failure"))]));
         }
         Ok(resp)
     }
+}
+
+/// A GetObject body of `parts` in turn. An `Err` part drops the connection,
+/// after a pause that lets the headers and the parts before it reach the
+/// client.
+fn body_of(parts: Vec<Result<Bytes, std::io::Error>>) -> StreamingBlob {
+    StreamingBlob::wrap(futures::stream::unfold(parts.into_iter(), |mut parts| async move {
+        let part = parts.next()?;
+        if part.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        Some((part, parts))
+    }))
+}
+
+/// The ETag the server gives an object from memory.
+fn e_tag_of(body: &Bytes) -> ETag {
+    ETag::Strong(format!("{:032x}", body.len()))
+}
+
+/// A GetObject answer from memory: `parts` as the body, announced as
+/// `content_length` bytes.
+fn answer(
+    parts: Vec<Result<Bytes, std::io::Error>>,
+    content_length: usize,
+    e_tag: ETag,
+    content_range: Option<String>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let output = GetObjectOutput {
+        body: Some(body_of(parts)),
+        content_length: Some(content_length as i64),
+        content_range,
+        e_tag: Some(e_tag),
+        ..Default::default()
+    };
+    Ok(S3Response::new(output))
 }
 
 async fn collect(body: StreamingBlob) -> Vec<u8> {
@@ -251,37 +253,23 @@ async fn collect(body: StreamingBlob) -> Vec<u8> {
 
 struct Server {
     endpoint: String,
-    gets: Arc<AtomicUsize>,
-    bodies: Arc<RwLock<BTreeMap<String, Bytes>>>,
-    list_from_memory: Arc<AtomicBool>,
-    get_delay_ms: Arc<AtomicUsize>,
-    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
-    attempts: Arc<Mutex<BTreeMap<String, usize>>>,
-    resumed: Arc<Mutex<Vec<(String, String, String)>>>,
+    state: State,
     rt: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
     _root: tempfile::TempDir,
 }
 
+impl std::ops::Deref for Server {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
 fn start() -> Server {
     let root = tempfile::tempdir().unwrap();
-    let gets = Arc::new(AtomicUsize::new(0));
-    let bodies = Arc::new(RwLock::new(BTreeMap::new()));
-    let list_from_memory = Arc::new(AtomicBool::new(false));
-    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-    let get_delay_ms = Arc::new(AtomicUsize::new(0));
-    let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
-    let (attempts, resumed) = (Arc::default(), Arc::default());
-    let chaos = Chaos {
-        attempts: Arc::clone(&attempts),
-        resumed: Arc::clone(&resumed),
-        fs,
-        gets: gets.clone(),
-        bodies: bodies.clone(),
-        list_from_memory: list_from_memory.clone(),
-        get_delay_ms: get_delay_ms.clone(),
-        in_flight: in_flight.clone(),
-    };
+    let state = State::default();
+    let chaos = Chaos { fs: s3s_fs::FileSystem::new(root.path()).unwrap(), state: state.clone() };
     let mut b = s3s::service::S3ServiceBuilder::new(chaos);
     b.set_auth(s3s::auth::SimpleAuth::from_single(KEY, SECRET));
     let service = b.build();
@@ -310,19 +298,7 @@ fn start() -> Server {
         .build();
     let client = aws_sdk_s3::Client::from_conf(conf);
     rt.block_on(client.create_bucket().bucket(BUCKET).send()).unwrap();
-    Server {
-        endpoint,
-        gets,
-        bodies,
-        list_from_memory,
-        get_delay_ms,
-        in_flight,
-        attempts,
-        resumed,
-        rt,
-        client,
-        _root: root,
-    }
+    Server { endpoint, state, rt, client, _root: root }
 }
 
 impl Server {
@@ -747,17 +723,9 @@ fn measure_loopback_throughput() {
     }
     cases.push(("4 large objects", "large/", 4, big_bytes));
     s.list_from_memory.store(true, Ordering::SeqCst);
-    // CPU seconds (user + system) of this process (the server; the test
-    // thread only waits) and of its finished children (bfx), from
-    // /proc/self/stat; zero where there is none.
-    let cpu = || -> (f64, f64) {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        let f: Vec<f64> =
-            stat.rsplit(')').next().unwrap_or("").split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
-        let tick = 100.0;
-        let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / tick;
-        (at(11) + at(12), at(13) + at(14))
-    };
+    // CPU seconds of this process (the server; the test thread only waits)
+    // and of its finished children (bfx).
+    let cpu = || cpu_seconds("/proc/self/stat");
     // bfx's default unless BFX_S3_CONCURRENCY says otherwise.
     let concurrency = std::env::var("BFX_S3_CONCURRENCY").ok();
     // The server's CPU per GET and local objects/s, for the small objects.
@@ -828,6 +796,17 @@ fn measure_loopback_throughput() {
     s.get_delay_ms.store(0, Ordering::SeqCst);
 }
 
+/// CPU seconds (user + system) from a `/proc/.../stat` file: its task's
+/// own, and its process's finished children's; zero where there is no such
+/// file. Linux counts 100 ticks per second.
+fn cpu_seconds(stat: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    let f: Vec<f64> =
+        stat.rsplit(')').next().unwrap_or("").split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    (at(11) + at(12), at(13) + at(14))
+}
+
 /// CPU (user + system) per GET of the SDK alone, fetching every object
 /// under `prefix` with `in_flight` GETs at once on a current-thread runtime
 /// of a thread of its own, so that the thread's CPU time is the client's
@@ -837,13 +816,7 @@ fn sdk_cpu_per_get(s: &Server, prefix: &str, in_flight: usize) -> f64 {
     let keys: Vec<String> = s.bodies.read().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
     let client = s.client.clone();
     std::thread::spawn(move || {
-        // utime + stime of this thread, in seconds (100 ticks per second).
-        let cpu = || {
-            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-            let f: Vec<f64> =
-                stat.rsplit(')').next().unwrap_or("").split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
-            (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
-        };
+        let cpu = || cpu_seconds("/proc/thread-self/stat").0;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let n = keys.len();
         let c0 = cpu();
